@@ -1,0 +1,5 @@
+import sys
+
+from expnet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,132 @@
+"""Benchmarks behind ``expnet bench``: each returns a dict of measured figures.
+
+- ``fit``: fits per second for a batch of synthetic faces, and recovery errors.
+- ``fit-prior``: the sweep that chose the prior weight of the fit (expression error and the
+  fraction of coefficients on a bound, for each weight).
+- ``detectors``: how each detector's boxes relate to dlib-hog's on a folder of faces, and the
+  box the landmarks imply: the source of the calibration constants in ``expnet.detection`` and
+  ``expnet.landmarks``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from expnet.facemodel import FaceModel, LinearModel
+from expnet.fitting import FitConfig, LandmarkFitter, inter_ocular
+from expnet.pose import euler_to_rotation, project
+
+
+def synthetic_faces(model: LinearModel, n: int, noise: float, seed: int = 0,
+                    max_yaw: float = 60.0) -> dict[str, np.ndarray]:
+    """Random faces from the prior, random pose, projected 68 landmarks plus Gaussian noise
+    (``noise`` times the inter-ocular distance). Expression is drawn within +-2.5 std so that
+    the truth lies inside the 3-std box."""
+    rng = np.random.default_rng(seed)
+    shape = rng.standard_normal((n, model.n_shape)) * model.shape_std + model.shape_mean
+    expression = (np.clip(rng.standard_normal((n, model.n_expression)), -2.5, 2.5)
+                  * model.expression_std + model.expression_mean)
+    angles = np.stack([rng.uniform(-25, 25, n), rng.uniform(-max_yaw, max_yaw, n),
+                       rng.uniform(-20, 20, n)], axis=1)
+    rotation = euler_to_rotation(*np.radians(angles).T)
+    scale = rng.uniform(0.0008, 0.004, n)
+    translation = rng.uniform(100, 500, (n, 2))
+    points = project(model.vertices(shape, expression), rotation, scale, translation)
+    iod = inter_ocular(points)
+    points = points + rng.standard_normal(points.shape) * noise * iod[:, None, None]
+    return dict(shape=shape, expression=expression, angles=angles, landmarks=points)
+
+
+def _fit_errors(model: LinearModel, faces: dict, config: FitConfig) -> dict:
+    fitter = LandmarkFitter(model, config)
+    fitter.fit(faces["landmarks"][:10])  # warm-up
+    start = time.perf_counter()
+    result = fitter.fit(faces["landmarks"])
+    seconds = time.perf_counter() - start
+    err = (result.expression - faces["expression"]) / model.expression_std
+    return {
+        "fits_per_second": round(len(result) / seconds, 1),
+        "expression_rmse_std": round(float(np.sqrt((err ** 2).mean())), 4),
+        "expression_corr": round(float(np.mean([np.corrcoef(result.expression[:, j], faces["expression"][:, j])[0, 1]
+                                                 for j in range(model.n_expression)])), 4),
+        "angle_median_abs_error_deg": dict(zip(["pitch", "yaw", "roll"], np.round(
+            np.median(np.abs(result.angles - faces["angles"]), 0), 3).tolist())),
+        "at_bound_fraction": round(float(result.at_bound.mean()), 4),
+        "residual_median": round(float(np.median(result.residual)), 4),
+    }
+
+
+def bench_fit(args) -> dict:
+    model = FaceModel.load().landmarks
+    faces = synthetic_faces(model, args.faces, args.noise, args.seed)
+    return {"faces": args.faces, "noise_iod": args.noise, "config": FitConfig().__dict__,
+            **_fit_errors(model, faces, FitConfig())}
+
+
+def bench_fit_prior(args) -> dict:
+    model = FaceModel.load().landmarks
+    faces = synthetic_faces(model, args.faces, args.noise, args.seed)
+    rows = {}
+    for weight in (0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1):
+        config = replace(FitConfig(), expression_prior=weight, iterations=10)
+        rows[str(weight)] = _fit_errors(model, faces, config)
+    best = min(rows, key=lambda k: rows[k]["expression_rmse_std"])
+    return {"faces": args.faces, "noise_iod": args.noise, "by_expression_prior": rows,
+            "best_expression_prior": float(best)}
+
+
+def bench_detectors(args) -> dict:
+    from expnet.detection import BACKENDS
+    from expnet.images import list_images, load_image
+    from expnet.landmarks import DlibLandmarker
+    if not args.data:
+        raise ValueError("bench detectors needs --data FOLDER (face images)")
+    paths = list_images(args.data)
+    paths = paths[:: max(1, len(paths) // 150)][:150]
+    hog = BACKENDS["dlib-hog"]()
+    others = {name: cls() for name, cls in BACKENDS.items() if name != "dlib-hog"}
+    for det in others.values():  # measure native boxes
+        det.calibration = type(det.calibration)()
+    landmarker = DlibLandmarker(refine=False)
+    rel = {name: [] for name in others}
+    rel["landmarks"] = []
+    timing = {name: [] for name in BACKENDS}
+
+    def relation(ref: np.ndarray, box: np.ndarray) -> list[float]:
+        side = (box[2] - box[0] + box[3] - box[1]) / 2
+        return [*(((ref[:2] + ref[2:]) - (box[:2] + box[2:])) / 2 / side),
+                (ref[2] - ref[0] + ref[3] - ref[1]) / 2 / side]
+
+    for path in paths:
+        gray = load_image(path, "L")
+        t = time.perf_counter()
+        found = hog.detect(gray)
+        timing["dlib-hog"].append(time.perf_counter() - t)
+        if not found:
+            continue
+        ref = found[0].as_array()
+        pts = landmarker.predict(gray, found[0])
+        rel["landmarks"].append(relation(ref, np.r_[pts.min(0), pts.max(0)]))
+        for name, det in others.items():
+            t = time.perf_counter()
+            boxes = det.detect(gray)
+            timing[name].append(time.perf_counter() - t)
+            if boxes and _iou(boxes[0].as_array(), ref) > 0.3:
+                rel[name].append(relation(ref, boxes[0].as_array()))
+    return {
+        "images": len(paths),
+        "calibration_dx_dy_size": {k: np.round(np.median(v, 0), 3).tolist() if v else None
+                                   for k, v in rel.items()},
+        "matched_faces": {k: len(v) for k, v in rel.items()},
+        "ms_per_image": {k: round(1e3 * float(np.mean(v)), 2) for k, v in timing.items() if v},
+    }
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    inter = np.prod(np.clip(hi - lo, 0, None))
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    return float(inter / (area(a) + area(b) - inter + 1e-9))
