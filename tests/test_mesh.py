@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+from expnet.mesh import read_obj, triangulate, write_mesh
+
+
+def test_mesh_is_manifold_and_oriented(model):
+    tri = model.triangles
+    v = model.vertices()
+    assert tri.min() >= 0 and tri.max() < model.n_vertices
+    edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    assert counts.max() == 2  # no edge shared by three triangles
+    normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
+    assert (normals[:, 2] > 0).all()  # all face the camera on the mean face
+    used = np.zeros(model.n_vertices, bool)
+    used[tri] = True
+    assert used.mean() > 0.99
+
+
+def test_obj_and_ply_round_trip(tmp_path, rng):
+    pts = np.c_[rng.uniform(0, 1, (50, 2)), np.zeros(50)]
+    tri = triangulate(pts)
+    obj = write_mesh(tmp_path / "m.obj", pts, tri)
+    v, f = read_obj(obj)
+    assert np.allclose(v, pts, atol=1e-5) and np.array_equal(f, tri)
+    ply = write_mesh(tmp_path / "m.ply", pts, tri)
+    data = ply.read_bytes()
+    assert data.startswith(b"ply\n") and b"element vertex 50" in data
+    header_len = data.index(b"end_header\n") + len(b"end_header\n")
+    assert len(data) - header_len == 50 * 12 + len(tri) * 13
+    with pytest.raises(ValueError, match="obj or .ply"):
+        write_mesh(tmp_path / "m.stl", pts, tri)
