@@ -130,3 +130,79 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.prod(np.clip(hi - lo, 0, None))
     area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
     return float(inter / (area(a) + area(b) - inter + 1e-9))
+
+
+def benchmark_images(n: int, seed: int = 0) -> list[np.ndarray]:
+    """640x480 grey single-face images made from the registry sample photos: the face is cut
+    with context, scaled to about 200 px and placed at a random spot."""
+    import cv2
+
+    from expnet.images import load_image
+    from expnet.samples import SAMPLES, read_pts, sample_path
+    rng = np.random.default_rng(seed)
+    bases = []
+    for name in SAMPLES:
+        path = sample_path(name)
+        gray = load_image(path, "L")
+        pts = read_pts(path.with_suffix(".pts"))
+        centre = (pts.min(0) + pts.max(0)) / 2
+        side = 2.2 * (pts.max(0) - pts.min(0)).max()
+        x0, y0 = (centre - side / 2).astype(int)
+        region = np.zeros((int(side), int(side)), np.uint8)
+        sub = gray[max(y0, 0):y0 + int(side), max(x0, 0):x0 + int(side)]
+        region[max(-y0, 0):max(-y0, 0) + sub.shape[0], max(-x0, 0):max(-x0, 0) + sub.shape[1]] = sub
+        bases.append(cv2.resize(region, (440, 440), interpolation=cv2.INTER_AREA))
+    images = []
+    for i in range(n):
+        canvas = np.full((480, 640), int(rng.integers(40, 200)), np.uint8)
+        x, y = int(rng.integers(0, 200)), int(rng.integers(0, 40))
+        canvas[y:y + 440, x:x + 440] = bases[i % len(bases)]
+        images.append(canvas)
+    return images
+
+
+def bench_net(args) -> dict:
+    import time as _t
+
+    from expnet.detection import DetectorChain
+    from expnet.landmarks import DlibLandmarker
+    from expnet.network import NetConfig  # noqa: F401  (documents the input size source)
+    from expnet.predictor import ExpNet
+    net = ExpNet(args.model, detector="dlib-hog")
+    s = net.input_size
+    rng = np.random.default_rng(args.seed)
+    out: dict = {"model": str(args.model or "shipped"), "input_size": s}
+    for batch in (1, 64):
+        crops = rng.uniform(0, 255, (batch, s, s)).astype(np.float32)
+        for _ in range(3):
+            net.run_crops(crops, batch)
+        reps = max(5, 300 // batch)
+        t0 = _t.perf_counter()
+        for _ in range(reps):
+            net.run_crops(crops, batch)
+        dt = (_t.perf_counter() - t0) / reps
+        out[f"network_faces_per_s_batch{batch}"] = round(batch / dt, 1)
+        out[f"network_ms_per_face_batch{batch}"] = round(1e3 * dt / batch, 3)
+    images = benchmark_images(args.images, args.seed)
+    list(net.predict_many(images[:4]))
+    t0 = _t.perf_counter()
+    preds = list(net.predict_many(images))
+    e2e = _t.perf_counter() - t0
+    out["end_to_end_images_per_s"] = round(len(images) / e2e, 1)
+    out["end_to_end_faces_found"] = sum(bool(p.faces) for p in preds)
+    # The landmark pipeline on the same images, same detector: detect + 68 landmarks + fit.
+    detector, landmarker = DetectorChain("dlib-hog"), DlibLandmarker()
+    fitter = LandmarkFitter(FaceModel.load().landmarks)
+    t0 = _t.perf_counter()
+    found = 0
+    for img in images:
+        boxes = detector.detect(img)
+        if boxes:
+            fitter.fit(landmarker.predict(img, boxes[0]))
+            found += 1
+    lm = _t.perf_counter() - t0
+    out["landmark_pipeline_images_per_s"] = round(len(images) / lm, 1)
+    out["landmark_pipeline_faces_found"] = found
+    out["speedup_vs_landmark_pipeline"] = round(lm / e2e, 2)
+    out["images"] = len(images)
+    return out

@@ -40,6 +40,61 @@ def _cmd_label(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from expnet.training import TrainConfig, Trainer
+    net = json.loads(args.net) if args.net else {}
+    config = TrainConfig(labels=args.labels, out=args.out, input_size=args.input_size, epochs=args.epochs,
+                         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                         weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
+                         augment=not args.no_augment, net=net)
+    print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from expnet.export import export_onnx
+    path = export_onnx(args.checkpoint, args.output)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from expnet.outputs import PredictionWriter, read_boxes
+    from expnet.images import list_images
+    from expnet.predictor import ExpNet
+    from expnet.video import VIDEO_SUFFIXES, predict_video
+    inputs = []
+    if args.sample:
+        from expnet.samples import sample_path
+        inputs.append(sample_path())
+    for src in args.inputs:
+        from pathlib import Path as _P
+        p = _P(src)
+        inputs += [p] if p.suffix.lower() in VIDEO_SUFFIXES else list_images(p)
+    if not inputs:
+        print("error: give images, folders or videos to predict, or --sample", file=sys.stderr)
+        return 2
+    user_boxes = read_boxes(args.boxes) if args.boxes else None
+    net = ExpNet(args.model, detector=None if args.detector == "none" else args.detector,
+                 threads=args.threads, max_faces=args.max_faces)
+    videos = [p for p in inputs if p.suffix.lower() in VIDEO_SUFFIXES]
+    images = [p for p in inputs if p.suffix.lower() not in VIDEO_SUFFIXES]
+    from tqdm import tqdm
+    with PredictionWriter(args.output) as out:
+        boxes = None
+        if user_boxes is not None:
+            boxes = [user_boxes.get(str(p), user_boxes.get(p.name, [])) for p in images]
+        bar = tqdm(total=len(images), unit="img", desc="predict", disable=args.quiet or args.output is None)
+        for pred in net.predict_many(images, boxes, batch_size=args.batch_size):
+            out.write(pred)
+            bar.update()
+        bar.close()
+        for video in videos:
+            for item in predict_video(net, video, every=args.every):
+                out.write(item)
+    return 0
+
+
 def _cmd_model(args) -> int:
     from expnet.facemodel import FaceModel
     model = FaceModel.load()
@@ -58,7 +113,7 @@ def _cmd_model(args) -> int:
 def _cmd_bench(args) -> int:
     from expnet import bench
     result = {"fit": bench.bench_fit, "fit-prior": bench.bench_fit_prior,
-              "detectors": bench.bench_detectors}[args.what](args)
+              "detectors": bench.bench_detectors, "net": bench.bench_net}[args.what](args)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -85,13 +140,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_label)
 
+    p = sub.add_parser("predict", help="expression, pose and shape from images, folders or videos")
+    p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
+    p.add_argument("--sample", action="store_true", help="predict on the bundled default face photo")
+    p.add_argument("--output", "-o", default=None, help=".jsonl (default: stdout), .csv or .npz")
+    p.add_argument("--detector", default="dlib-hog",
+                   help="dlib-hog (default), dlib-cnn, opencv-haar, a chain, or none (inputs are face crops)")
+    p.add_argument("--boxes", help="CSV of user face boxes: image,x0,y0,x1,y1 (the detector is not run)")
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces per image")
+    p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("train", help="train the network on labels from expnet label")
+    p.add_argument("--labels", nargs="+", required=True, help="label files (.jsonl) from expnet label")
+    p.add_argument("--out", default="outputs/train", help="checkpoints, log.csv, curves.png (resumes if present)")
+    p.add_argument("--input-size", type=int, default=112)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=144)
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--net", default=None, help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="checkpoint -> ONNX model with its metadata")
+    p.add_argument("checkpoint")
+    p.add_argument("--output", "-o", default="expnet.onnx")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("model", help="the 3D face model")
     p.add_argument("action", choices=["info", "export-mesh"])
     p.add_argument("path", nargs="?", default="mean_face.obj", help="for export-mesh: .obj or .ply")
     p.set_defaults(func=_cmd_model)
 
     p = sub.add_parser("bench", help="benchmarks (print JSON)")
-    p.add_argument("what", choices=["fit", "fit-prior", "detectors"])
+    p.add_argument("what", choices=["net", "fit", "fit-prior", "detectors"],
+                   help="net: network faces/s, end-to-end images/s and the landmark pipeline on the "
+                        "same images (the ratio)")
+    p.add_argument("--model", default=None, help="for net: an ONNX model (default: the shipped one)")
+    p.add_argument("--images", type=int, default=200, help="for net: 640x480 images in the end-to-end run")
     p.add_argument("--faces", type=int, default=1000)
     p.add_argument("--noise", type=float, default=0.03, help="landmark noise, fraction of inter-ocular distance")
     p.add_argument("--data", default=None, help="for detectors: a folder of face images")
