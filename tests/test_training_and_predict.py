@@ -1,0 +1,142 @@
+"""expnet train -> export -> ExpNet / expnet predict, end to end on a registry sample face with a
+tiny network (the shipped model's quality is checked in test_shipped_model.py)."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from expnet.cli import main  # noqa: E402
+from expnet.samples import sample_path  # noqa: E402
+
+TINY_NET = '{"stem": 8, "widths": [8, 16, 16, 24], "depths": [1, 1, 1, 1], "hidden": 16}'
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    faces = root / "faces"
+    faces.mkdir()
+    for i, ident in enumerate(["anna", "anna", "bert", "bert", "carl", "carl"]):
+        shutil.copy(sample_path("takeo.ppm"), faces / f"{ident}_{i:04d}.ppm")
+    labels = root / "labels.jsonl"
+    assert main(["label", str(faces), "-o", str(labels), "--workers", "1", "--quiet",
+                 "--identity-rule", r"^(.*)_\d+$"]) == 0
+    held = root / "val.txt"
+    held.write_text("carl\n")
+    out = root / "run"
+    args = ["train", "--labels", str(labels), "--out", str(out), "--input-size", "64", "--batch-size", "4",
+            "--epochs", "1", "--net", TINY_NET, "--quiet", "--optimizer", "adamw", "--lr", "1e-3"]
+    from expnet.training import TrainConfig, Trainer
+    cfg = dict(labels=[str(labels)], out=str(out), input_size=64, batch_size=4, optimizer="adamw",
+               lr=1e-3, net=json.loads(TINY_NET), val_identities=str(held))
+    first = Trainer(TrainConfig(epochs=1, **cfg), progress=False).run()
+    del args
+    return root, out, cfg, first
+
+
+def test_training_writes_log_curves_and_checkpoints(trained):
+    root, out, cfg, first = trained
+    assert first["epochs"] == 1 and first["train_samples"] == 8 and first["val_samples"] == 2
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert len(rows) == 1 and float(rows[0]["val_loss"]) > 0
+    assert (out / "curves.png").stat().st_size > 1000
+    assert (out / "best.pt").exists() and (out / "last.pt").exists()
+
+
+def test_training_resumes(trained):
+    from expnet.training import TrainConfig, Trainer
+    root, out, cfg, first = trained
+    resumed_dir = root / "resumed"
+    shutil.copytree(out, resumed_dir)
+    cfg = {**cfg, "out": str(resumed_dir)}
+    with pytest.raises(ValueError, match="another configuration"):
+        Trainer(TrainConfig(epochs=2, **{**cfg, "lr": 0.5}), progress=False).run()
+    # same configuration, more epochs: picks up after epoch 1
+    result = Trainer(TrainConfig(epochs=2, **cfg), progress=False).run()
+    assert result["epochs"] == 2
+    assert len(list(csv.DictReader(open(resumed_dir / "log.csv")))) == 2
+
+
+@pytest.fixture(scope="module")
+def onnx_model(trained):
+    root, out, _, _ = trained
+    path = root / "tiny.onnx"
+    assert main(["export", str(out / "best.pt"), "-o", str(path)]) == 0
+    return path
+
+
+def test_expnet_predicts_all_fields(onnx_model):
+    from expnet.predictor import ExpNet
+    net = ExpNet(onnx_model)
+    result = net.predict(sample_path("takeo.ppm"))
+    assert result.error is None and len(result.faces) == 1
+    d = result.to_dict()
+    face = d["faces"][0]
+    assert set(d) == {"image", "width", "height", "faces", "error"}
+    assert set(face) >= {"box", "score", "expression", "expression_normalized", "pose", "shape"}
+    assert set(face["pose"]) == {"yaw", "pitch", "roll", "rotation", "translation", "scale"}
+    assert len(face["expression"]) == 10 and len(face["shape"]) == 40
+    e = np.array(face["expression"])
+    assert np.allclose((e - net.coder.expression_mean) / net.coder.expression_std,
+                       face["expression_normalized"], atol=1e-3)
+
+
+def test_crop_input_and_bad_files(onnx_model, tmp_path):
+    from expnet.predictor import ExpNet
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    net = ExpNet(onnx_model, detector=None)
+    crop = np.full((60, 50), 120, np.uint8)
+    results = list(net.predict_many([crop, tmp_path / "bad.jpg", crop]))
+    assert [bool(r.faces) for r in results] == [True, False, True]
+    assert "not a recognised image" in results[1].error
+    assert results[0].faces[0].detector == "none"
+    with pytest.raises(ValueError, match="crops must have shape"):
+        net.run_crops(np.zeros((2, 10, 10)))
+
+
+def test_cli_predict_formats_and_user_boxes(onnx_model, tmp_path):
+    img = sample_path("takeo.ppm")
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text(f"image,x0,y0,x1,y1\n{img},30,70,128,168\n{img},0,0,60,60\n")
+    out = tmp_path / "p.jsonl"
+    assert main(["predict", str(img), "--model", str(onnx_model), "-o", str(out), "--boxes", str(boxes),
+                 "--quiet"]) == 0
+    row = json.loads(out.read_text())
+    assert len(row["faces"]) == 2 and row["faces"][0]["box"] == [30, 70, 128, 168]
+    assert row["faces"][0]["detector"] == "user"
+    for suffix in ("csv", "npz"):
+        path = tmp_path / f"p.{suffix}"
+        assert main(["predict", str(img), str(tmp_path / "boxes.csv"), "--model", str(onnx_model),
+                     "-o", str(path), "--quiet"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert rows[0]["exp0"] and rows[1]["error"]  # the .csv given as an image is a reported failure
+    data = np.load(tmp_path / "p.npz")
+    assert data["expression"].shape == (1, 10) and data["rotation"].shape == (1, 3, 3)
+    bad = tmp_path / "bad_boxes.csv"
+    bad.write_text("a.jpg,1,2,3\n")
+    assert main(["predict", str(img), "--model", str(onnx_model), "--boxes", str(bad)]) == 2
+
+
+def test_video_frames_and_clip_mean(onnx_model, tmp_path):
+    import cv2
+    from expnet.predictor import ExpNet
+    from expnet.video import predict_video
+    from expnet.images import load_image
+    frame = cv2.resize(load_image(sample_path("takeo.ppm")), (160, 240))
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 240))
+    for _ in range(5):
+        writer.write(frame[..., ::-1])
+    writer.release()
+    items = list(predict_video(ExpNet(onnx_model), path))
+    clip = items[-1]
+    assert clip.frames == 5 and clip.frames_with_face == 5 and len(items) == 6
+    assert np.allclose(clip.expression_mean, np.mean([i.faces[0].expression for i in items[:-1]], 0))
+    (tmp_path / "broken.avi").write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="cannot be opened"):
+        list(predict_video(ExpNet(onnx_model), tmp_path / "broken.avi"))
