@@ -236,8 +236,11 @@ class LabelPipeline:
                 row.update(status=STATUS_FIT_FAILED, error="the fit did not converge to finite values")
                 continue
             pose = Pose(final["rotation"][j], final["translation"][j], float(final["scale"][j])).to_dict()
+            for k in ("yaw", "pitch", "roll"):
+                pose[k] = round(pose[k], 3)
+            pose["scale"] = float(f"{pose['scale']:.6g}")  # ~1e-3 px per model unit: keep digits
             row.update(
-                pose={k: (round(v, 3) if isinstance(v, float) else v) for k, v in pose.items()},
+                pose=pose,
                 shape=np.round(final["shape"][j], 3).tolist(),
                 expression=np.round(final["expression"][j], 5).tolist(),
                 residual=round(float(final["residual"][j]), 5),

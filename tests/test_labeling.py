@@ -47,6 +47,15 @@ def test_label_folder_reports_every_image(folder, tmp_path_factory, model):
     assert len(ok["shape"]) == model.n_shape and 0 < ok["residual"] < 0.2
     assert set(ok["pose"]) >= {"yaw", "pitch", "roll", "rotation", "translation", "scale"}
     assert abs(ok["pose"]["yaw"]) < 30
+    # The stored pose and coefficients reproduce the landmarks (nothing lost to rounding).
+    from expnet.fitting import inter_ocular
+    from expnet.pose import Pose
+    p = ok["pose"]
+    pose = Pose(np.array(p["rotation"]), np.array(p["translation"]), p["scale"])
+    proj = pose.project(model.landmarks.vertices(np.array(ok["shape"]), np.array(ok["expression"])))
+    lm = np.array(ok["landmarks"])
+    err = np.linalg.norm(proj - lm, axis=1).mean() / inter_ocular(lm[None])[0]
+    assert abs(err - ok["residual"]) < 0.01
     # pooled shape: both images of the identity carry the same shape
     assert ok["shape"] == rows["takeo_0002.ppm"]["shape"]
 
