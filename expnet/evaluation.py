@@ -1,0 +1,246 @@
+"""``expnet evaluate emotion``: the paper's experiments on emotion datasets.
+
+features per item (a method at a scale) -> optional clip pooling -> 5-NN, leave-one-group-out.
+Every image is downscaled (area interpolation) to each scale before any method sees it; in the
+default ``same-box`` mode the face box (the whole crop, or a detector's box at full scale) is
+scaled with it, so the estimators are compared and not the detectors; in ``own-detector`` mode
+each method runs its own detector on the downscaled image.
+
+Features are scaled per component by the prior std of the expression basis (the coefficients are
+whitened); an item where a method finds no face has no features and counts as misclassified.
+Computed features are cached per method, dataset, scale, mode and model version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from expnet.emotion_data import EmotionSet
+from expnet.images import ImageError, load_image
+from expnet.knn import EmotionScore, knn_leave_group_out, majority_baseline, pool
+
+SCALES = (1.0, 0.8, 0.6, 0.4, 0.2)
+METHODS = ("expnet", "dlib-fit", "raw-pixels", "majority")
+
+
+def downscale(gray: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return gray
+    h, w = gray.shape
+    return cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class FeatureRun:
+    features: np.ndarray   # (N, D), NaN rows where the method found no face
+    seconds: float
+
+
+class FeatureExtractor:
+    """One method's features for a list of images at one scale."""
+
+    name = "base"
+
+    def version(self) -> str:
+        return "1"
+
+    def extract(self, paths: list[str], scale: float, crops: bool, own_detector: bool,
+                progress: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ExpNetFeatures(FeatureExtractor):
+    name = "expnet"
+
+    def __init__(self, model: str | None = None):
+        from expnet.predictor import ExpNet, default_model_path
+        self.model_path = Path(model) if model else default_model_path()
+        self.net = ExpNet(self.model_path, detector="dlib-hog")
+        self.detector = self.net.detector
+
+    def version(self) -> str:
+        return hashlib.sha1(self.model_path.read_bytes()).hexdigest()[:12]
+
+    def extract(self, paths, scale, crops, own_detector, progress=True):
+        from expnet.detection import FaceBox
+        out = np.full((len(paths), len(self.net.coder.expression_mean)), np.nan)
+        batch: list[tuple[int, np.ndarray, FaceBox]] = []
+
+        def flush():
+            if batch:
+                crops_ = np.concatenate([self.net.crop_faces(g, [b])[0] for _, g, b in batch])
+                for (i, _, _), e in zip(batch, self.net.run_crops(crops_)[0]):
+                    out[i] = e  # whitened: the prior-std scaling of the protocol
+                batch.clear()
+
+        for i, path in enumerate(tqdm(paths, desc=f"expnet x{scale}", unit="img", disable=not progress)):
+            box = _face_box(path, scale, crops, own_detector, self.detector)
+            if box is None:
+                continue
+            gray, b = box
+            batch.append((i, gray, b))
+            if len(batch) >= 64:
+                flush()
+        flush()
+        return out
+
+
+class LandmarkFitFeatures(FeatureExtractor):
+    """The paper's DLIB baseline: dlib's 68 landmarks + the fit of Eq. 2 (ExpNet's teacher)."""
+
+    name = "dlib-fit"
+
+    def __init__(self):
+        from expnet.detection import DetectorChain
+        from expnet.facemodel import FaceModel
+        from expnet.fitting import FitConfig, LandmarkFitter
+        from expnet.landmarks import DlibLandmarker
+        self.model = FaceModel.load()
+        self.fitter = LandmarkFitter(self.model.landmarks)
+        self.landmarker = DlibLandmarker()
+        self.detector = DetectorChain("auto")
+        self._config = FitConfig()
+
+    def version(self) -> str:
+        return hashlib.sha1(json.dumps(self._config.__dict__, sort_keys=True).encode()).hexdigest()[:12]
+
+    def extract(self, paths, scale, crops, own_detector, progress=True):
+        pts, rows = [], []
+        for i, path in enumerate(tqdm(paths, desc=f"dlib-fit x{scale}", unit="img", disable=not progress)):
+            box = _face_box(path, scale, crops, own_detector, self.detector)
+            if box is None:
+                continue
+            gray, b = box
+            pts.append(self.landmarker.predict(gray, b))
+            rows.append(i)
+        out = np.full((len(paths), self.model.n_expression), np.nan)
+        if pts:
+            fit = self.fitter.fit(np.array(pts))
+            out[rows] = (fit.expression - self.model.expression_mean) / self.model.expression_std
+        return out
+
+
+class RawPixelFeatures(FeatureExtractor):
+    """Reference row: the face crop as 32x32 grey pixels."""
+
+    name = "raw-pixels"
+
+    def extract(self, paths, scale, crops, own_detector, progress=True):
+        from expnet.crop import crop
+        from expnet.detection import DetectorChain
+        detector = None if crops else DetectorChain("dlib-hog")
+        out = np.full((len(paths), 32 * 32), np.nan)
+        for i, path in enumerate(tqdm(paths, desc=f"raw x{scale}", unit="img", disable=not progress)):
+            box = _face_box(path, scale, crops, own_detector, detector)
+            if box is None:
+                continue
+            gray, b = box
+            out[i] = crop(gray, b.as_array(), 32, enlarge=None if b.detector == "none" else 1.25)[0].ravel() / 255.0
+        return out
+
+
+def _face_box(path, scale, crops, own_detector, detector):
+    """(downscaled grey image, face box) or None when there is no face."""
+    from expnet.detection import FaceBox
+    try:
+        full = load_image(path, "L")
+    except ImageError:
+        return None
+    gray = downscale(full, scale)
+    h, w = gray.shape
+    if crops and not own_detector:
+        from expnet.detection import WholeImageDetector
+        return gray, WholeImageDetector().detect(gray)[0]  # calibrated to the shared box convention
+    if own_detector or detector is None:
+        boxes = detector.detect(gray) if detector is not None else []
+        return (gray, boxes[0]) if boxes else None
+    # same-box mode on full frames: detect at full scale, scale the box with the image
+    boxes = detector.detect(full)
+    if not boxes:
+        return None
+    b = boxes[0]
+    f_x, f_y = w / full.shape[1], h / full.shape[0]
+    return gray, FaceBox(b.x0 * f_x, b.y0 * f_y, b.x1 * f_x, b.y1 * f_y, b.score, b.detector)
+
+
+class FileFeatures(FeatureExtractor):
+    """External features from an ``.npz`` with ``image`` (paths or file names) and ``features``."""
+
+    name = "features"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        with np.load(self.path, allow_pickle=False) as d:
+            if "image" not in d.files or "features" not in d.files:
+                raise ValueError(f"{path} must hold arrays 'image' and 'features'")
+            self.table = {str(k): v for k, v in zip(d["image"], d["features"])}
+        self.name = f"features:{self.path.stem}"
+
+    def version(self) -> str:
+        return hashlib.sha1(self.path.read_bytes()).hexdigest()[:12]
+
+    def extract(self, paths, scale, crops, own_detector, progress=True):
+        dim = len(next(iter(self.table.values())))
+        out = np.full((len(paths), dim), np.nan)
+        for i, p in enumerate(paths):
+            v = self.table.get(p, self.table.get(Path(p).name))
+            if v is not None:
+                out[i] = v
+        return out
+
+
+def make_method(name: str, model: str | None = None) -> FeatureExtractor | None:
+    if name == "expnet":
+        return ExpNetFeatures(model)
+    if name == "dlib-fit":
+        return LandmarkFitFeatures()
+    if name == "raw-pixels":
+        return RawPixelFeatures()
+    if name == "majority":
+        return None
+    if name.startswith("features:"):
+        return FileFeatures(name.split(":", 1)[1])
+    raise ValueError(f"unknown method {name!r}; choose from {METHODS} or features:FILE.npz")
+
+
+def cached_features(method: FeatureExtractor, data: EmotionSet, scale: float, own_detector: bool,
+                    cache_dir: Path, progress: bool = True) -> np.ndarray:
+    key = json.dumps([method.name, method.version(), data.name, len(data),
+                      hashlib.sha1("\n".join(data.paths.tolist()).encode()).hexdigest()[:12],
+                      scale, own_detector])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    path = cache_dir / f"{method.name.replace(':', '_')}-{data.name}-{scale}-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    feats = method.extract(data.paths.tolist(), scale, data.crops, own_detector, progress)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, feats)
+    os.replace(tmp, path)
+    return feats
+
+
+def evaluate(data: EmotionSet, method_name: str, scales=SCALES, own_detector: bool = False,
+             model: str | None = None, cache_dir: str | os.PathLike = "outputs/cache/features",
+             progress: bool = True, k: int = 5) -> dict[float, EmotionScore]:
+    """Score one method on one dataset at each scale."""
+    classes = data.classes
+    results = {}
+    if method_name == "majority":
+        _, units_labels, units_groups, _ = pool(np.zeros((len(data), 1)), data.labels, data.groups, data.clips)
+        s = majority_baseline(units_labels, units_groups, classes)[1]
+        return {scale: s for scale in scales}
+    method = make_method(method_name, model)
+    for scale in scales:
+        feats = cached_features(method, data, scale, own_detector, Path(cache_dir), progress)
+        x, y, g, _ = pool(feats, data.labels, data.groups, data.clips)
+        results[scale] = knn_leave_group_out(x, y, g, k, classes)[1]
+    return results
