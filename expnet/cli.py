@@ -95,6 +95,41 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_evaluate(args) -> int:
+    from expnet.emotion_data import load_dataset
+    from expnet.evaluation import evaluate
+    from expnet.report import write_report
+    scales = [float(v) for v in args.scales.split(",")]
+    methods = args.method or ["expnet", "dlib-fit", "raw-pixels", "majority"]
+    methods += [f"features:{f}" for f in args.features or []]
+    specs = [(args.dataset, args.root)] if args.dataset else []
+    if args.data:  # the full report over the shared datasets
+        from pathlib import Path as _P
+        d = _P(args.data)
+        specs += [("ckplus48", d / "ckplus48"), ("fer2013", d / "fer2013" / "validation"),
+                  ("lfw-expressions", d / "lfw-expressions")]
+    if not specs:
+        print("error: give --dataset NAME --root DIR, or --data DIR for the full report", file=sys.stderr)
+        return 2
+    results = {}
+    for name, root in specs:
+        data = load_dataset(name, root)
+        results[data.name] = {m: evaluate(data, m, scales, args.own_detector, args.model, args.cache,
+                                          not args.quiet) for m in methods}
+        for m, by_scale in results[data.name].items():
+            print(f"{data.name:24s} {m:22s} " + "  ".join(f"x{s:g}: {100 * v.accuracy:5.1f}%"
+                                                      for s, v in by_scale.items()))
+    runtime = None
+    if args.runtime:
+        from expnet.bench import runtime_table
+        runtime = runtime_table(args.model)
+    if args.report:
+        meta = {"command": "expnet " + " ".join(sys.argv[1:]), "own_detector": args.own_detector,
+                "scales": scales, "methods": methods}
+        print(f"report: {write_report(Path(args.report), results, runtime, meta)}")
+    return 0
+
+
 def _cmd_model(args) -> int:
     from expnet.facemodel import FaceModel
     model = FaceModel.load()
@@ -175,6 +210,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--output", "-o", default="expnet.onnx")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")
+    p.add_argument("task", choices=["emotion"])
+    p.add_argument("--dataset", help="ckplus48, ckplus48-clip, ckplus (official layout), fer2013, "
+                                     "lfw-expressions, folder (<emotion>/*)")
+    p.add_argument("--root", help="the dataset's folder")
+    p.add_argument("--data", help="run ckplus48, fer2013 validation and lfw-expressions from this folder")
+    p.add_argument("--method", action="append",
+                   help="expnet, dlib-fit, raw-pixels, majority (repeatable; default: all)")
+    p.add_argument("--features", action="append", help="an .npz with 'image' and 'features' to score too")
+    p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2")
+    p.add_argument("--own-detector", action="store_true", help="each method runs its own detector")
+    p.add_argument("--model", default=None, help="ONNX model for the expnet method")
+    p.add_argument("--report", help="write report.md, results.json and PNG figures here")
+    p.add_argument("--runtime", action="store_true", help="add the runtime table to the report")
+    p.add_argument("--cache", default="outputs/cache/features", help="feature cache folder")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("model", help="the 3D face model")
     p.add_argument("action", choices=["info", "export-mesh"])

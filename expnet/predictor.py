@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from expnet.crop import ENLARGE, crop
-from expnet.detection import DetectorChain, FaceBox
+from expnet.detection import DetectorChain, FaceBox, WholeImageDetector
 from expnet.images import ImageError, load_image, to_gray
 from expnet.pose import Pose
 from expnet.targets import TargetCoder
@@ -90,7 +90,8 @@ class ExpNet:
         self.input_size = int(self.metadata["net_config"]["input_size"])
         self.enlarge = float(self.metadata["crop"].get("enlarge", ENLARGE))
         self.coder = TargetCoder.from_dict(self.metadata["coder"])
-        self.detector = DetectorChain(detector) if detector else None
+        self.detector = DetectorChain(detector) if detector and detector != "none" else None
+        self._whole_image = WholeImageDetector()
         self.max_faces = max_faces
 
     # -- the network on crops -------------------------------------------------------------------
@@ -131,9 +132,8 @@ class ExpNet:
         if boxes is not None:
             return [b if isinstance(b, FaceBox) else FaceBox(*map(float, b[:4]), 1.0, "user")
                     for b in boxes]
-        if self.detector is None:
-            h, w = gray.shape
-            return [FaceBox(0.0, 0.0, w - 1.0, h - 1.0, 1.0, "none")]
+        if self.detector is None:  # the input is a face crop: its calibrated whole-image box
+            return self._whole_image.detect(gray)
         found = self.detector.detect(gray)
         return found[: self.max_faces] if self.max_faces else found
 

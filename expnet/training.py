@@ -9,6 +9,7 @@ full-resolution crop (see :mod:`expnet.training_data`), box jitter, mirrored sam
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import time
@@ -47,12 +48,13 @@ class TrainConfig:
     augment: bool = True
     net: dict = field(default_factory=dict)  # overrides of NetConfig
     val_identities: str | None = None  # file of held-out identities; default: the lfw split
+    cache: str = "outputs/cache"       # training crops (derived from the datasets: never committed)
 
 
 def _split(samples: SampleSet, held: set[str]) -> tuple[np.ndarray, np.ndarray]:
     """Identity-disjoint: validation identities (and their mirrored copies) are never trained on."""
     is_val = np.isin(samples.identity, sorted(held))
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val & ~samples.flipped)
+    return np.flatnonzero(~is_val & ~samples.flipped), np.flatnonzero(is_val & ~samples.flipped)
 
 
 class Trainer:
@@ -70,8 +72,10 @@ class Trainer:
         c = self.config
         key = {"labels": [[str(Path(p).resolve()), os.path.getmtime(p)] for p in c.labels],
                "input_size": c.input_size}
-        cache = self.out / "samples.npz"
-        meta = self.out / "samples.json"
+        digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:12]
+        Path(c.cache).mkdir(parents=True, exist_ok=True)
+        cache = Path(c.cache) / f"samples-{c.input_size}-{digest}.npz"
+        meta = cache.with_suffix(".json")
         if cache.exists() and meta.exists() and json.loads(meta.read_text()) == key:
             return SampleSet.load(cache)
         fitter = LandmarkFitter(self.model.landmarks)
@@ -100,6 +104,8 @@ class Trainer:
         raw = coder0.raw_pose(samples.rotation[train_idx], samples.scale[train_idx],
                               samples.translation[train_idx], _centre_affines(samples, train_idx, c.input_size),
                               c.input_size)
+        if not np.isfinite(raw).all():
+            raise ValueError("non-finite pose labels in the training set; relabel with this version")
         coder = TargetCoder.from_model(self.model.landmarks, raw.mean(0), raw.std(0) + 1e-6)
 
         params = [p for p in net.parameters()]
@@ -133,6 +139,9 @@ class Trainer:
             t0 = time.perf_counter()
             net.train()
             order = rng.permutation(train_idx)
+            if c.augment:  # horizontal flip: the mirrored twin, whose labels were refitted
+                flip = rng.random(len(order)) < 0.5
+                order[flip] = samples.mirror_of(order[flip])
             batches = [order[i:i + c.batch_size] for i in range(0, len(order) - c.batch_size + 1, c.batch_size)]
             seeds = rng.integers(0, 2**31, len(batches))
             total, count = 0.0, 0
@@ -184,7 +193,7 @@ class Trainer:
 
 def _identity(config: dict) -> dict:
     """The settings a resumed run must share (it may run longer, elsewhere, on other threads)."""
-    return {k: v for k, v in config.items() if k not in ("out", "epochs", "threads")}
+    return {k: v for k, v in config.items() if k not in ("out", "epochs", "threads", "cache")}
 
 
 def _centre_affines(samples: SampleSet, index: np.ndarray, size: int) -> np.ndarray:

@@ -49,6 +49,11 @@ class SampleSet:
     def __len__(self) -> int:
         return len(self.crops)
 
+    def mirror_of(self, index: np.ndarray) -> np.ndarray:
+        """Index of each sample's mirrored twin (samples are stored originals first, then mirrors)."""
+        half = len(self) // 2
+        return np.where(index < half, index + half, index - half)
+
     def subset(self, index) -> "SampleSet":
         return SampleSet(**{k: v[index] for k, v in self.__dict__.items()})
 

@@ -33,7 +33,7 @@ def trained(tmp_path_factory):
             "--epochs", "1", "--net", TINY_NET, "--quiet", "--optimizer", "adamw", "--lr", "1e-3"]
     from expnet.training import TrainConfig, Trainer
     cfg = dict(labels=[str(labels)], out=str(out), input_size=64, batch_size=4, optimizer="adamw",
-               lr=1e-3, net=json.loads(TINY_NET), val_identities=str(held))
+               lr=1e-3, net=json.loads(TINY_NET), val_identities=str(held), cache=str(root / "cache"))
     first = Trainer(TrainConfig(epochs=1, **cfg), progress=False).run()
     del args
     return root, out, cfg, first
@@ -41,7 +41,7 @@ def trained(tmp_path_factory):
 
 def test_training_writes_log_curves_and_checkpoints(trained):
     root, out, cfg, first = trained
-    assert first["epochs"] == 1 and first["train_samples"] == 8 and first["val_samples"] == 2
+    assert first["epochs"] == 1 and first["train_samples"] == 4 and first["val_samples"] == 2
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert len(rows) == 1 and float(rows[0]["val_loss"]) > 0
     assert (out / "curves.png").stat().st_size > 1000
