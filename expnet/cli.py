@@ -46,15 +46,17 @@ def _cmd_train(args) -> int:
     config = TrainConfig(labels=args.labels, out=args.out, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
-                         augment=not args.no_augment, net=net)
+                         augment=not args.no_augment, net=net, max_minutes=args.max_minutes)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0
 
 
 def _cmd_export(args) -> int:
-    from expnet.export import export_onnx
+    from expnet.export import export_onnx, write_model_card
     path = export_onnx(args.checkpoint, args.output)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if args.card:
+        print(f"wrote {write_model_card(args.checkpoint, path, Path(args.checkpoint).parent)}")
     return 0
 
 
@@ -100,8 +102,8 @@ def _cmd_evaluate(args) -> int:
     from expnet.evaluation import evaluate
     from expnet.report import write_report
     scales = [float(v) for v in args.scales.split(",")]
-    methods = args.method or ["expnet", "dlib-fit", "raw-pixels", "majority"]
-    methods += [f"features:{f}" for f in args.features or []]
+    methods = {m: m for m in args.method or ["expnet", "dlib-fit", "raw-pixels", "majority"]}
+    methods.update({f"features:{Path(f).stem}": f"features:{f}" for f in args.features or []})
     specs = [(args.dataset, args.root)] if args.dataset else []
     if args.data:  # the full report over the shared datasets
         from pathlib import Path as _P
@@ -114,8 +116,8 @@ def _cmd_evaluate(args) -> int:
     results = {}
     for name, root in specs:
         data = load_dataset(name, root)
-        results[data.name] = {m: evaluate(data, m, scales, args.own_detector, args.model, args.cache,
-                                          not args.quiet) for m in methods}
+        results[data.name] = {label: evaluate(data, spec, scales, args.own_detector, args.model, args.cache,
+                                              not args.quiet) for label, spec in methods.items()}
         for m, by_scale in results[data.name].items():
             print(f"{data.name:24s} {m:22s} " + "  ".join(f"x{s:g}: {100 * v.accuracy:5.1f}%"
                                                       for s, v in by_scale.items()))
@@ -125,7 +127,7 @@ def _cmd_evaluate(args) -> int:
         runtime = runtime_table(args.model)
     if args.report:
         meta = {"command": "expnet " + " ".join(sys.argv[1:]), "own_detector": args.own_detector,
-                "scales": scales, "methods": methods}
+                "scales": scales, "methods": list(methods)}
         print(f"report: {write_report(Path(args.report), results, runtime, meta)}")
     return 0
 
@@ -202,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--max-minutes", type=float, default=0.0,
+                   help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
     p.add_argument("--net", default=None, help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
@@ -209,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="checkpoint -> ONNX model with its metadata")
     p.add_argument("checkpoint")
     p.add_argument("--output", "-o", default="expnet.onnx")
+    p.add_argument("--card", action="store_true",
+                   help="also write MODEL_CARD.md and copy the training log and curves beside the model")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")
@@ -252,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -49,6 +49,7 @@ class TrainConfig:
     net: dict = field(default_factory=dict)  # overrides of NetConfig
     val_identities: str | None = None  # file of held-out identities; default: the lfw split
     cache: str = "outputs/cache"       # training crops (derived from the datasets: never committed)
+    max_minutes: float = 0.0           # stop after the epoch that passes this wall time (0: no limit)
 
 
 def _split(samples: SampleSet, held: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -133,8 +134,11 @@ class Trainer:
         w_exp, w_pose, w_shape = c.loss_weights
         log_path = self.out / "log.csv"
 
+        run_start = time.perf_counter()
         for epoch in range(start_epoch, c.epochs):
             if opt.param_groups[0]["lr"] < c.min_lr * 1.01 and epoch > start_epoch:
+                break
+            if c.max_minutes and (time.perf_counter() - run_start) / 60 > c.max_minutes:
                 break
             t0 = time.perf_counter()
             net.train()
@@ -193,7 +197,7 @@ class Trainer:
 
 def _identity(config: dict) -> dict:
     """The settings a resumed run must share (it may run longer, elsewhere, on other threads)."""
-    return {k: v for k, v in config.items() if k not in ("out", "epochs", "threads", "cache")}
+    return {k: v for k, v in config.items() if k not in ("out", "epochs", "threads", "cache", "max_minutes")}
 
 
 def _centre_affines(samples: SampleSet, index: np.ndarray, size: int) -> np.ndarray:

@@ -1,10 +1,14 @@
+import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from expnet.cli import main
 from expnet.facemodel import FaceModel
+from expnet.samples import sample_path
 
 DATA = Path(os.environ.get("EXPNET_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
@@ -24,3 +28,38 @@ def shared_data() -> Path:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+TINY_NET = '{"stem": 8, "widths": [8, 16, 16, 24], "depths": [1, 1, 1, 1], "hidden": 16}'
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny network trained for one epoch on labels of a registry sample face."""
+    pytest.importorskip("torch")
+    root = tmp_path_factory.mktemp("train")
+    faces = root / "faces"
+    faces.mkdir()
+    for i, ident in enumerate(["anna", "anna", "bert", "bert", "carl", "carl"]):
+        shutil.copy(sample_path("takeo.ppm"), faces / f"{ident}_{i:04d}.ppm")
+    labels = root / "labels.jsonl"
+    assert main(["label", str(faces), "-o", str(labels), "--workers", "1", "--quiet",
+                 "--identity-rule", r"^(.*)_\d+$"]) == 0
+    held = root / "val.txt"
+    held.write_text("carl\n")
+    out = root / "run"
+    from expnet.training import TrainConfig, Trainer
+    cfg = dict(labels=[str(labels)], out=str(out), input_size=64, batch_size=4, optimizer="adamw",
+               lr=1e-3, net=json.loads(TINY_NET), val_identities=str(held), cache=str(root / "cache"))
+    first = Trainer(TrainConfig(epochs=1, **cfg), progress=False).run()
+    return root, out, cfg, first
+
+
+@pytest.fixture(scope="session")
+def onnx_model(trained):
+    root, out, _, _ = trained
+    path = root / "tiny.onnx"
+    assert main(["export", str(out / "best.pt"), "-o", str(path)]) == 0
+    return path
+
+

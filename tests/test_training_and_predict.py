@@ -13,31 +13,6 @@ pytest.importorskip("torch")
 from expnet.cli import main  # noqa: E402
 from expnet.samples import sample_path  # noqa: E402
 
-TINY_NET = '{"stem": 8, "widths": [8, 16, 16, 24], "depths": [1, 1, 1, 1], "hidden": 16}'
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    faces = root / "faces"
-    faces.mkdir()
-    for i, ident in enumerate(["anna", "anna", "bert", "bert", "carl", "carl"]):
-        shutil.copy(sample_path("takeo.ppm"), faces / f"{ident}_{i:04d}.ppm")
-    labels = root / "labels.jsonl"
-    assert main(["label", str(faces), "-o", str(labels), "--workers", "1", "--quiet",
-                 "--identity-rule", r"^(.*)_\d+$"]) == 0
-    held = root / "val.txt"
-    held.write_text("carl\n")
-    out = root / "run"
-    args = ["train", "--labels", str(labels), "--out", str(out), "--input-size", "64", "--batch-size", "4",
-            "--epochs", "1", "--net", TINY_NET, "--quiet", "--optimizer", "adamw", "--lr", "1e-3"]
-    from expnet.training import TrainConfig, Trainer
-    cfg = dict(labels=[str(labels)], out=str(out), input_size=64, batch_size=4, optimizer="adamw",
-               lr=1e-3, net=json.loads(TINY_NET), val_identities=str(held), cache=str(root / "cache"))
-    first = Trainer(TrainConfig(epochs=1, **cfg), progress=False).run()
-    del args
-    return root, out, cfg, first
-
 
 def test_training_writes_log_curves_and_checkpoints(trained):
     root, out, cfg, first = trained
@@ -60,14 +35,6 @@ def test_training_resumes(trained):
     result = Trainer(TrainConfig(epochs=2, **cfg), progress=False).run()
     assert result["epochs"] == 2
     assert len(list(csv.DictReader(open(resumed_dir / "log.csv")))) == 2
-
-
-@pytest.fixture(scope="module")
-def onnx_model(trained):
-    root, out, _, _ = trained
-    path = root / "tiny.onnx"
-    assert main(["export", str(out / "best.pt"), "-o", str(path)]) == 0
-    return path
 
 
 def test_expnet_predicts_all_fields(onnx_model):

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Reproduce the shipped model from the shared datasets: labels -> train -> export (+ model card)
+# -> evaluation report. About 1h45 on 2 CPU cores (labels ~13 min, training 60 min, report).
+set -euo pipefail
+DATA="${EXPNET_DATA:-../shared/data}"
+scripts/label_shared_data.sh outputs/labels
+expnet train --labels outputs/labels/lfw-expressions.jsonl outputs/labels/fer2013-train.jsonl \
+    --out outputs/train/shipped --input-size 112 --optimizer adamw --lr 1e-3 --epochs 40 --max-minutes 60 \
+    --net '{"stem": 24, "widths": [32, 64, 128, 192]}'
+expnet export outputs/train/shipped/best.pt -o expnet/models/expnet.onnx --card
+expnet evaluate emotion --data "$DATA" --report reports/emotion --runtime
