@@ -1,9 +1,11 @@
 """Mesh topology for a basis that ships none, and OBJ / PLY export.
 
-The face is close to a height field seen from the front, so a Delaunay triangulation of the
-frontal (x, y) projection of the mean face gives a manifold surface; triangles along the border
-that bridge concave gaps (long edges) are pruned. Triangles are wound counter-clockwise in the
-frontal view, so their normals point towards the camera (+z).
+The face surface is close to star-shaped seen from a point behind it, so the vertices are mapped
+to spherical angles around such a point (an unrolling that keeps the cheeks and the underside of
+the chin apart, unlike a frontal projection, which folds them onto the face) and triangulated
+there with Delaunay. Triangles with a 3D edge far longer than the typical edge (the hull's
+border fill) are pruned. Triangles are wound counter-clockwise seen from outside, so normals
+point away from the head.
 """
 
 from __future__ import annotations
@@ -15,19 +17,28 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 
-def triangulate(vertices: np.ndarray, max_edge_factor: float = 4.0) -> np.ndarray:
-    """(N, 3) frontal-facing vertices -> (T, 3) int32 triangles over all of them."""
-    xy = np.asarray(vertices, dtype=np.float64)[:, :2]
-    tri = Delaunay(xy).simplices
-    edges = np.stack([np.linalg.norm(xy[tri[:, i]] - xy[tri[:, (i + 1) % 3]], axis=1)
-                      for i in range(3)], axis=1)
-    limit = max_edge_factor * np.median(edges)
-    tri = tri[edges.max(1) <= limit]
-    # Counter-clockwise in the image of the front view (x right, y up) => normal along +z.
-    a, b, c = xy[tri[:, 0]], xy[tri[:, 1]], xy[tri[:, 2]]
+def _unroll(vertices: np.ndarray, back: float) -> tuple[np.ndarray, np.ndarray]:
+    v = np.asarray(vertices, dtype=np.float64)
+    width = np.ptp(v[:, 0])
+    centre = np.array([v[:, 0].mean(), 0.5 * (v[:, 1].min() + v[:, 1].max()), v[:, 2].max() - back * width])
+    d = v - centre
+    theta = np.arctan2(d[:, 0], d[:, 2])
+    phi = np.arctan2(d[:, 1], np.hypot(d[:, 0], d[:, 2]))
+    return np.c_[theta, phi], centre
+
+
+def triangulate(vertices: np.ndarray, max_edge_factor: float = 4.0, back: float = 0.5) -> np.ndarray:
+    """(N, 3) vertices of a face (y up, looking along +z) -> (T, 3) int32 triangles."""
+    v = np.asarray(vertices, dtype=np.float64)
+    uv, _ = _unroll(v, back)
+    tri = Delaunay(uv).simplices
+    edges = np.stack([np.linalg.norm(v[tri[:, i]] - v[tri[:, (i + 1) % 3]], axis=1) for i in range(3)], axis=1)
+    tri = tri[edges.max(1) <= max_edge_factor * np.median(edges)]
+    # Counter-clockwise in the unrolled (right, up) plane => outward normals.
+    a, b, c = uv[tri[:, 0]], uv[tri[:, 1]], uv[tri[:, 2]]
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     tri[cross < 0] = tri[cross < 0][:, [0, 2, 1]]
-    return tri.astype(np.int32)
+    return tri[np.abs(cross) > 0].astype(np.int32)
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
