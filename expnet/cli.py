@@ -82,6 +82,10 @@ def _cmd_predict(args) -> int:
     videos = [p for p in inputs if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p for p in inputs if p.suffix.lower() not in VIDEO_SUFFIXES]
     from tqdm import tqdm
+    renderer = None
+    if args.render:
+        from expnet.visuals import FaceRenderer, render_prediction
+        renderer = FaceRenderer()
     with PredictionWriter(args.output) as out:
         boxes = None
         if user_boxes is not None:
@@ -89,6 +93,9 @@ def _cmd_predict(args) -> int:
         bar = tqdm(total=len(images), unit="img", desc="predict", disable=args.quiet or args.output is None)
         for pred in net.predict_many(images, boxes, batch_size=args.batch_size):
             out.write(pred)
+            if renderer is not None and pred.faces:
+                from expnet.images import load_image
+                render_prediction(renderer, pred, load_image(pred.image), Path(args.render))
             bar.update()
         bar.close()
         for video in videos:
@@ -129,6 +136,63 @@ def _cmd_evaluate(args) -> int:
         meta = {"command": "expnet " + " ".join(sys.argv[1:]), "own_detector": args.own_detector,
                 "scales": scales, "methods": list(methods)}
         print(f"report: {write_report(Path(args.report), results, runtime, meta)}")
+    return 0
+
+
+def _inputs(args, allow_video: bool = True) -> list[Path]:
+    from expnet.images import list_images
+    from expnet.video import VIDEO_SUFFIXES
+    paths = []
+    if getattr(args, "sample", False):
+        from expnet.samples import sample_path
+        paths.append(sample_path())
+    for src in args.inputs:
+        p = Path(src)
+        paths += [p] if (allow_video and p.suffix.lower() in VIDEO_SUFFIXES) else list_images(p)
+    if not paths:
+        raise ValueError("no input images: give files, folders or videos, or --sample")
+    return paths
+
+
+def _cmd_render(args) -> int:
+    from tqdm import tqdm
+
+    from expnet.images import ImageError, load_image
+    from expnet.predictor import ExpNet
+    from expnet.video import is_video
+    from expnet.visuals import FaceRenderer, overlay_video, render_prediction
+    inputs = _inputs(args)
+    net = ExpNet(args.model, detector=args.detector)
+    renderer = FaceRenderer()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in tqdm(inputs, desc="render", unit="input", disable=args.quiet):
+        try:
+            if is_video(path):
+                overlay_video(renderer, net, path, out / f"{path.stem}_overlay.mp4", args.every)
+                continue
+            image = load_image(path)
+        except (ImageError, ValueError) as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        pred = net.predict(image)
+        pred.image = str(path)
+        if not pred.faces:
+            print(f"skipped {path}: no face found", file=sys.stderr)
+            failures += 1
+            continue
+        render_prediction(renderer, pred, image, out, args.mesh_format)
+    print(f"rendered {len(inputs) - failures} of {len(inputs)} inputs into {out}")
+    return 0
+
+
+def _cmd_figure(args) -> int:
+    from expnet.visuals import paper_figure
+    scales = [float(v) for v in args.scales.split(",")]
+    out = paper_figure(_inputs(args, allow_video=False), Path(args.out), args.model, scales, args.detector)
+    print(f"wrote {out}")
     return 0
 
 
@@ -189,8 +253,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces per image")
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--render", help="also write overlays, frontal renders and meshes of every face here")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("render", help="3D faces of images, folders or videos: overlay PNGs, meshes, overlay MP4")
+    p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
+    p.add_argument("--sample", action="store_true", help="render the bundled default face photo")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--detector", default="dlib-hog")
+    p.add_argument("--model", default=None)
+    p.add_argument("--mesh-format", default="obj", choices=["obj", "ply"])
+    p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("figure", help="paper-style panel: input | shape | shape + expression, ExpNet and "
+                                      "the landmark baseline, at scales 1.0 and 0.2")
+    p.add_argument("inputs", nargs="*", help="images or folders")
+    p.add_argument("--sample", action="store_true", help="use the bundled default face photo")
+    p.add_argument("--out", default="figure.png")
+    p.add_argument("--scales", default="1,0.2")
+    p.add_argument("--model", default=None)
+    p.add_argument("--detector", default="dlib-hog")
+    p.set_defaults(func=_cmd_figure)
 
     p = sub.add_parser("train", help="train the network on labels from expnet label")
     p.add_argument("--labels", nargs="+", required=True, help="label files (.jsonl) from expnet label")
