@@ -63,3 +63,15 @@ def onnx_model(trained):
     return path
 
 
+
+
+def sample_video(path: Path, frames: int) -> Path:
+    """A short MJPG clip of the takeo sample face."""
+    import cv2
+    from expnet.images import load_image
+    frame = cv2.resize(load_image(sample_path("takeo.ppm")), (160, 240))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 240))
+    for _ in range(frames):
+        writer.write(frame[..., ::-1])
+    writer.release()
+    return path

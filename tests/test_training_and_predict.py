@@ -90,16 +90,10 @@ def test_cli_predict_formats_and_user_boxes(onnx_model, tmp_path):
 
 
 def test_video_frames_and_clip_mean(onnx_model, tmp_path):
-    import cv2
+    from conftest import sample_video
     from expnet.predictor import ExpNet
     from expnet.video import predict_video
-    from expnet.images import load_image
-    frame = cv2.resize(load_image(sample_path("takeo.ppm")), (160, 240))
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 240))
-    for _ in range(5):
-        writer.write(frame[..., ::-1])
-    writer.release()
+    path = sample_video(tmp_path / "clip.avi", 5)
     items = list(predict_video(ExpNet(onnx_model), path))
     clip = items[-1]
     assert clip.frames == 5 and clip.frames_with_face == 5 and len(items) == 6

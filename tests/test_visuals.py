@@ -38,13 +38,8 @@ def test_render_folder_reports_bad_files_and_writes_ply(onnx_model, tmp_path):
 
 def test_render_video_writes_mp4(onnx_model, tmp_path):
     import cv2
-    from expnet.images import load_image
-    frame = cv2.resize(load_image(sample_path("takeo.ppm")), (160, 240))
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 240))
-    for _ in range(3):
-        writer.write(frame[..., ::-1])
-    writer.release()
+    from conftest import sample_video
+    path = sample_video(tmp_path / "clip.avi", 3)
     out = tmp_path / "r"
     assert main(["render", str(path), "--out", str(out), "--model", str(onnx_model), "--quiet"]) == 0
     cap = cv2.VideoCapture(str(out / "clip_overlay.mp4"))
