@@ -214,7 +214,8 @@ def _cmd_model(args) -> int:
 def _cmd_bench(args) -> int:
     from expnet import bench
     result = {"fit": bench.bench_fit, "fit-prior": bench.bench_fit_prior,
-              "detectors": bench.bench_detectors, "net": bench.bench_net}[args.what](args)
+              "detectors": bench.bench_detectors, "net": bench.bench_net,
+              "render": bench.bench_render}[args.what](args)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -327,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_model)
 
     p = sub.add_parser("bench", help="benchmarks (print JSON)")
-    p.add_argument("what", choices=["net", "fit", "fit-prior", "detectors"],
+    p.add_argument("what", choices=["net", "fit", "fit-prior", "detectors", "render"],
                    help="net: network faces/s, end-to-end images/s and the landmark pipeline on the "
                         "same images (the ratio)")
     p.add_argument("--model", default=None, help="for net: an ONNX model (default: the shipped one)")

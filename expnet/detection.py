@@ -112,18 +112,34 @@ class Detector:
 
 
 class DlibHogDetector(Detector):
+    """dlib's HOG detector. On large images it first looks at a copy whose shorter side is
+    ``coarse_side`` pixels (4x fewer pixels for 640x480: faces of 160 px and more are found there)
+    and runs at full resolution only when that finds nothing."""
+
     name = "dlib-hog"
     min_side = 160  # HOG's window is 80 px: small crops (48 px FER faces) are upscaled
 
-    def __init__(self, upsample: int = 0, **kw):
+    def __init__(self, upsample: int = 0, coarse_side: int | None = 240, **kw):
         super().__init__(**kw)
         import dlib
         self._det = dlib.get_frontal_face_detector()
         self.upsample = upsample
+        self.coarse_side = coarse_side
 
-    def _detect(self, gray):
+    def _run(self, gray):
         rects, scores, _ = self._det.run(gray, self.upsample, -0.2)
         return [((r.left(), r.top(), r.right(), r.bottom()), s) for r, s in zip(rects, scores)]
+
+    def _detect(self, gray):
+        short = min(gray.shape)
+        if self.coarse_side and short >= 2 * self.coarse_side:
+            import cv2
+            f = self.coarse_side / short
+            small = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            found = [((x0 / f, y0 / f, x1 / f, y1 / f), s) for (x0, y0, x1, y1), s in self._run(small)]
+            if found:
+                return found
+        return self._run(gray)
 
 
 class DlibCnnDetector(Detector):

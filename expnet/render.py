@@ -161,7 +161,7 @@ class MeshShader:
         frame, so normals computed there are turned back into a y-up, z-towards-camera frame.
         """
         v = np.asarray(vertices, dtype=np.float32)
-        frags = rasterize(v, self.triangles, size)
+        frags = rasterize(v, self.triangles, size, cull_back=True)
         normals = self.vertex_normals(v)
         if flip_normals_y:
             normals = -normals  # a y-flip reverses the winding, and so the cross products

@@ -1,0 +1,50 @@
+"""The trained model that ships in the package: it loads, answers on the default photo, and (with
+the shared datasets) separates CK+ emotions as well as its landmark teacher."""
+
+import json
+
+import numpy as np
+import pytest
+
+from expnet.predictor import ExpNet, default_model_path
+from expnet.samples import sample_path
+
+
+def test_shipped_model_is_small_and_described():
+    path = default_model_path()
+    assert path.exists(), "the trained model must be committed in expnet/models/"
+    assert path.stat().st_size < 5_000_000
+    net = ExpNet()
+    meta = net.metadata
+    assert meta["basis"].startswith("3DDFA BFM-sim") and meta["epochs"] >= 1
+    card = path.parent / "MODEL_CARD.md"
+    assert card.exists() and (path.parent / "training_log.csv").exists()
+
+
+def test_default_photo_gives_a_plausible_face():
+    result = ExpNet().predict(sample_path())
+    assert result.error is None and len(result.faces) >= 1
+    face = result.faces[0]
+    assert abs(face.pose.yaw) < 30 and abs(face.pose.pitch) < 30 and abs(face.pose.roll) < 20
+    assert np.abs(face.expression_normalized).max() < 6
+    d = result.to_dict()
+    json.dumps(d)  # serialisable as a JSON Lines row
+    # the projected model face lies on the detected face
+    from expnet.facemodel import FaceModel
+    pts = face.pose.project(FaceModel.load().landmarks.vertices(face.shape, face.expression))
+    x0, y0, x1, y1 = face.box
+    centre = pts.mean(0)
+    assert x0 < centre[0] < x1 and y0 < centre[1] < y1
+
+
+def test_ckplus48_accuracy(shared_data, tmp_path):
+    from expnet.emotion_data import load_dataset
+    from expnet.evaluation import evaluate
+    root = shared_data / "ckplus48"
+    if not root.is_dir():
+        pytest.skip(f"{root} not found")
+    data = load_dataset("ckplus48", root)
+    net = evaluate(data, "expnet", (1.0,), cache_dir=tmp_path, progress=False)[1.0]
+    teacher = evaluate(data, "dlib-fit", (1.0,), cache_dir=tmp_path, progress=False)[1.0]
+    assert net.accuracy >= 0.78, f"CK+48 5-NN accuracy {net.accuracy:.3f}"
+    assert net.accuracy >= teacher.accuracy - 0.02, (net.accuracy, teacher.accuracy)
