@@ -27,7 +27,7 @@ def _unroll(vertices: np.ndarray, back: float) -> tuple[np.ndarray, np.ndarray]:
     return np.c_[theta, phi], centre
 
 
-def triangulate(vertices: np.ndarray, max_edge_factor: float = 4.0, back: float = 0.5) -> np.ndarray:
+def triangulate(vertices: np.ndarray, max_edge_factor: float = 8.0, back: float = 0.5) -> np.ndarray:
     """(N, 3) vertices of a face (y up, looking along +z) -> (T, 3) int32 triangles."""
     v = np.asarray(vertices, dtype=np.float64)
     uv, _ = _unroll(v, back)

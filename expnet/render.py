@@ -161,14 +161,16 @@ class MeshShader:
         frame, so normals computed there are turned back into a y-up, z-towards-camera frame.
         """
         v = np.asarray(vertices, dtype=np.float32)
-        frags = rasterize(v, self.triangles, size, cull_back=True)
+        # No back-face culling: where the surface folds (nostrils, brow, ears, under the chin)
+        # the project-built topology is not consistently oriented, so shading is two-sided.
+        frags = rasterize(v, self.triangles, size)
         normals = self.vertex_normals(v)
         if flip_normals_y:
             normals = -normals  # a y-flip reverses the winding, and so the cross products
             normals[:, 1] *= -1
         light = np.asarray(light, np.float32)
         light = light / np.linalg.norm(light)
-        intensity = ambient + (1 - ambient) * np.clip(normals @ (light * np.array([1, -1, 1], np.float32)), 0, 1)
+        intensity = ambient + (1 - ambient) * np.abs(normals @ (light * np.array([1, -1, 1], np.float32)))
         mask = frags.mask
         tri = self.triangles[frags.triangle[mask]]
         shade = (intensity[tri] * frags.bary[mask]).sum(1)

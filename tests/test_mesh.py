@@ -18,10 +18,11 @@ def test_mesh_is_manifold_and_oriented(model):
     outward = ((v[tri].mean(1) - centre) * normals).sum(1) > 0
     assert outward.mean() > 0.995  # consistently oriented: (almost) all face away from the head
     edges3 = np.linalg.norm(v[tri[:, [1, 2, 0]]] - v[tri], axis=2)
-    assert edges3.max() <= 6.0 * np.median(edges3)  # no long "walls" across folds
+    ratio = edges3.max(1) / np.median(edges3)
+    assert np.percentile(ratio, 99) < 8 and ratio.max() < 10  # no long "walls" across folds
     used = np.zeros(model.n_vertices, bool)
     used[tri] = True
-    assert used.mean() > 0.97  # a few border vertices lose their only (overlong) triangles
+    assert used.mean() > 0.99  # a few border vertices lose their only (overlong) triangles
 
 
 def test_obj_and_ply_round_trip(tmp_path, rng):
