@@ -87,6 +87,10 @@ def _cmd_predict(args) -> int:
         from expnet.visuals import FaceRenderer, render_prediction
         renderer = FaceRenderer()
     with PredictionWriter(args.output) as out:
+        if out.done:  # resuming an interrupted run
+            images = [p for p in images if str(p) not in out.done]
+            videos = [p for p in videos if str(p) not in out.done]
+            print(f"resuming: {len(out.done)} inputs already done", file=sys.stderr)
         boxes = None
         if user_boxes is not None:
             boxes = [user_boxes.get(str(p), user_boxes.get(p.name, [])) for p in images]

@@ -35,13 +35,18 @@ def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:
 
 
 class PredictionWriter:
-    """Context manager; the file appears (atomically) only when the job completes."""
+    """Context manager; the output file appears (atomically) only when the job completes.
+
+    JSON Lines rows go to ``<output>.partial`` as they come: a job that is interrupted and started
+    again with the same output skips the images already there (:attr:`done`) and appends.
+    """
 
     def __init__(self, path: str | os.PathLike | None):
         self.path = Path(path) if path else None
         if self.path and self.path.suffix.lower() not in (".jsonl", ".csv", ".npz"):
             raise ValueError(f"output must end in .jsonl, .csv or .npz; got {self.path.name}")
         self.rows: list[dict] = []
+        self.done: set[str] = set()
         self._fh = None
 
     def __enter__(self):
@@ -49,8 +54,18 @@ class PredictionWriter:
             self._fh = sys.stdout
         elif self.path.suffix.lower() == ".jsonl":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            self._fh = open(self._tmp, "w")
+            self._partial = self.path.with_name(self.path.name + ".partial")
+            if self._partial.exists():
+                good = []
+                for line in self._partial.read_text().splitlines():
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # the line an interruption cut short: that image runs again
+                    good.append(line)
+                    self.done.add(row["image"])
+                self._partial.write_text("".join(g + "\n" for g in good))
+            self._fh = open(self._partial, "a")
         return self
 
     def write(self, item: ImagePrediction | ClipSummary) -> None:
@@ -67,10 +82,8 @@ class PredictionWriter:
         if self._fh is not None:
             self._fh.close()
             if exc_type is None:
-                os.replace(self._tmp, self.path)
-            else:
-                os.unlink(self._tmp)
-            return False
+                os.replace(self._partial, self.path)
+            return False  # on failure the partial file stays, for the resumed run
         if exc_type is not None:
             return False
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp{self.path.suffix}")

@@ -101,3 +101,19 @@ def test_video_frames_and_clip_mean(onnx_model, tmp_path):
     (tmp_path / "broken.avi").write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="cannot be opened"):
         list(predict_video(ExpNet(onnx_model), tmp_path / "broken.avi"))
+
+
+def test_predict_resumes_an_interrupted_jsonl(onnx_model, tmp_path):
+    import shutil as sh
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        sh.copy(sample_path("takeo.ppm"), src / f"t{i}.ppm")
+    out = tmp_path / "p.jsonl"
+    done = json.dumps({"image": str(src / "t0.ppm"), "width": 1, "height": 1, "faces": [], "error": "kept"})
+    (tmp_path / "p.jsonl.partial").write_text(done + "\n" + '{"image": "cut sho')
+    assert main(["predict", str(src), "--model", str(onnx_model), "-o", str(out), "--quiet"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["image"].rsplit("/", 1)[-1] for r in rows] == ["t0.ppm", "t1.ppm", "t2.ppm"]
+    assert rows[0]["error"] == "kept" and rows[1]["faces"]  # t0 was not run again
+    assert not (tmp_path / "p.jsonl.partial").exists()
