@@ -46,7 +46,7 @@ def _cmd_train(args) -> int:
     config = TrainConfig(labels=args.labels, out=args.out, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
-                         augment=not args.no_augment, net=net, max_minutes=args.max_minutes)
+                         augment=not args.no_augment, net=net, max_minutes=args.max_minutes, init=args.init)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0
 
@@ -295,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--init", help="start from the weights of this checkpoint (a further, e.g. lower-lr, stage)")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
     p.add_argument("--net", default=None, help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')

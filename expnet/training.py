@@ -50,6 +50,7 @@ class TrainConfig:
     val_identities: str | None = None  # file of held-out identities; default: the lfw split
     cache: str = "outputs/cache"       # training crops (derived from the datasets: never committed)
     max_minutes: float = 0.0           # stop after the epoch that passes this wall time (0: no limit)
+    init: str | None = None            # start from this checkpoint's weights (e.g. a lower-lr stage)
 
 
 def _split(samples: SampleSet, held: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -95,9 +96,8 @@ class Trainer:
         train_idx, val_idx = _split(samples, held)
         if len(train_idx) == 0 or len(val_idx) == 0:
             raise ValueError(f"empty split: {len(train_idx)} training and {len(val_idx)} validation samples")
-        net_cfg = NetConfig(**{**NetConfig(input_size=c.input_size,
-                                           n_expression=self.model.n_expression,
-                                           n_shape=self.model.n_shape).to_dict(), **c.net})
+        net_cfg = NetConfig.from_dict({**NetConfig(input_size=c.input_size, n_expression=self.model.n_expression,
+                                                    n_shape=self.model.n_shape).to_dict(), **c.net})
         net = ExpNetCNN(net_cfg)
         coder0 = TargetCoder.from_model(self.model.landmarks)
         centre, _, _, _ = make_batch(samples, train_idx[:4000], c.input_size, coder0, None, None)
@@ -109,6 +109,12 @@ class Trainer:
             raise ValueError("non-finite pose labels in the training set; relabel with this version")
         coder = TargetCoder.from_model(self.model.landmarks, raw.mean(0), raw.std(0) + 1e-6)
 
+        if c.init:  # a further stage: the earlier stage's weights, mean image and target coding
+            init = torch.load(c.init, map_location="cpu", weights_only=False)
+            if NetConfig.from_dict(init["net_config"]) != net_cfg:
+                raise ValueError(f"{c.init} has another network configuration than this run")
+            net.load_state_dict(init["model"])
+            coder = TargetCoder.from_dict(init["coder"])
         params = [p for p in net.parameters()]
         if c.optimizer == "sgd":
             opt = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)

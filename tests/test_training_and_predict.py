@@ -117,3 +117,15 @@ def test_predict_resumes_an_interrupted_jsonl(onnx_model, tmp_path):
     assert [r["image"].rsplit("/", 1)[-1] for r in rows] == ["t0.ppm", "t1.ppm", "t2.ppm"]
     assert rows[0]["error"] == "kept" and rows[1]["faces"]  # t0 was not run again
     assert not (tmp_path / "p.jsonl.partial").exists()
+
+
+def test_second_stage_starts_from_a_checkpoint(trained):
+    from expnet.training import TrainConfig, Trainer
+    root, out, cfg, first = trained
+    stage = {**cfg, "out": str(root / "stage2"), "lr": 1e-4, "init": str(out / "best.pt")}
+    result = Trainer(TrainConfig(epochs=1, **stage), progress=False).run()
+    rows = list(csv.DictReader(open(root / "stage2" / "log.csv")))
+    assert result["epochs"] == 1 and float(rows[0]["lr"]) == 1e-4
+    with pytest.raises(ValueError, match="another network configuration"):
+        Trainer(TrainConfig(epochs=1, **{**stage, "out": str(root / "s3"), "net": {"hidden": 8}}),
+                progress=False).run()
