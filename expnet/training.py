@@ -128,7 +128,8 @@ class Trainer:
         last = self.out / "last.pt"
         if last.exists():
             state = torch.load(last, weights_only=False)
-            if _identity(state["train_config"]) != _identity(asdict(c)):
+            saved = {**asdict(TrainConfig(labels=[])), **state["train_config"]}  # fields added since
+            if _identity(saved) != _identity(asdict(c)):
                 raise ValueError(f"{last} was made with another configuration; use a new --out to start afresh")
             net.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -203,7 +204,8 @@ class Trainer:
 
 def _identity(config: dict) -> dict:
     """The settings a resumed run must share (it may run longer, elsewhere, on other threads)."""
-    return {k: v for k, v in config.items() if k not in ("out", "epochs", "threads", "cache", "max_minutes")}
+    skip = ("out", "epochs", "threads", "cache", "max_minutes")
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items() if k not in skip}
 
 
 def _centre_affines(samples: SampleSet, index: np.ndarray, size: int) -> np.ndarray:
