@@ -95,7 +95,7 @@ def _cmd_predict(args) -> int:
         if user_boxes is not None:
             boxes = [user_boxes.get(str(p), user_boxes.get(p.name, [])) for p in images]
         bar = tqdm(total=len(images), unit="img", desc="predict", disable=args.quiet or args.output is None)
-        for pred in net.predict_many(images, boxes, batch_size=args.batch_size):
+        for pred in net.predict_many(images, boxes, batch_size=args.batch_size, workers=args.workers):
             out.write(pred)
             if renderer is not None and pred.faces:
                 from expnet.images import load_image
@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--render", help="also write overlays, frontal renders and meshes of every face here")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes that decode, detect and crop while the main one runs the network")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_predict)
 

@@ -141,19 +141,35 @@ class ExpNet:
         """One image: a path or an (H, W) / (H, W, 3) uint8 array."""
         return next(iter(self.predict_many([image], None if boxes is None else [boxes])))
 
-    def predict_many(self, images: Iterable, boxes: list | None = None, batch_size: int = 64
-                     ) -> Iterator[ImagePrediction]:
-        """Images (paths or arrays) -> predictions, in order; faces of several images share a batch."""
+    def predict_many(self, images: Iterable, boxes: list | None = None, batch_size: int = 64,
+                     workers: int = 1) -> Iterator[ImagePrediction]:
+        """Images (paths or arrays) -> predictions, in order; faces of several images share a batch.
+
+        ``workers > 1`` decodes, detects and crops in that many processes while this one runs the
+        network (detection dominates the time on full frames).
+        """
+        if workers > 1:
+            prepared = self._prepare_parallel(images, boxes, workers)
+        else:
+            prepared = (self._prepare(image, None if boxes is None else boxes[k]) for k, image in enumerate(images))
         pending: list[tuple[ImagePrediction, list[FaceBox], np.ndarray, np.ndarray]] = []
         n_faces = 0
-        for k, image in enumerate(images):
-            item = self._prepare(image, None if boxes is None else boxes[k])
+        for item in prepared:
             pending.append(item)
             n_faces += len(item[1])
             if n_faces >= batch_size:
                 yield from self._flush(pending)
                 pending, n_faces = [], 0
         yield from self._flush(pending)
+
+    def _prepare_parallel(self, images, boxes, workers: int):
+        import multiprocessing as mp
+        spec = ",".join(b.name for b in self.detector.backends) if self.detector else "none"
+        jobs = ((image, None if boxes is None else boxes[k]) for k, image in enumerate(images))
+        ctx = mp.get_context("fork")
+        with ctx.Pool(workers, initializer=_init_worker,
+                      initargs=(spec, self.input_size, self.enlarge, self.max_faces)) as pool:
+            yield from pool.imap(_prepare_job, jobs, chunksize=4)
 
     def _prepare(self, image, boxes):
         name = str(image) if not isinstance(image, np.ndarray) else "<array>"
@@ -181,3 +197,20 @@ class ExpNet:
             if p[0].error is None and not p[1]:
                 p[0].error = "no face found"
             yield p[0]
+
+
+_WORKER: ExpNet | None = None  # per worker process: a detector-and-crop-only ExpNet
+
+
+def _init_worker(detector: str, input_size: int, enlarge: float, max_faces: int | None) -> None:
+    global _WORKER
+    worker = ExpNet.__new__(ExpNet)  # no onnxruntime session: workers only detect and crop
+    worker.detector = DetectorChain(detector) if detector != "none" else None
+    worker._whole_image = WholeImageDetector()
+    worker.input_size, worker.enlarge, worker.max_faces = input_size, enlarge, max_faces
+    _WORKER = worker
+
+
+def _prepare_job(job):
+    assert _WORKER is not None
+    return _WORKER._prepare(*job)

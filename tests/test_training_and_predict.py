@@ -129,3 +129,13 @@ def test_second_stage_starts_from_a_checkpoint(trained):
     with pytest.raises(ValueError, match="another network configuration"):
         Trainer(TrainConfig(epochs=1, **{**stage, "out": str(root / "s3"), "net": {"hidden": 8}}),
                 progress=False).run()
+
+
+def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path):
+    from expnet.predictor import ExpNet
+    (tmp_path / "bad.jpg").write_bytes(b"")
+    inputs = [sample_path("takeo.ppm"), tmp_path / "bad.jpg", sample_path("takeo.ppm")]
+    net = ExpNet(onnx_model)
+    one = [r.to_dict() for r in net.predict_many(inputs)]
+    two = [r.to_dict() for r in net.predict_many(inputs, workers=2)]
+    assert one == two and one[1]["error"] and one[0]["faces"]
