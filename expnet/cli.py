@@ -113,7 +113,7 @@ def _cmd_evaluate(args) -> int:
     from expnet.evaluation import evaluate
     from expnet.report import write_report
     scales = [float(v) for v in args.scales.split(",")]
-    methods = {m: m for m in args.method or ["expnet", "dlib-fit", "raw-pixels", "majority"]}
+    methods = {m: m for m in args.method or ["expnet", "dlib-fit", "dlib-fit@own", "raw-pixels", "majority"]}
     methods.update({f"features:{Path(f).stem}": f"features:{f}" for f in args.features or []})
     specs = [(args.dataset, args.root)] if args.dataset else []
     if args.data:  # the full report over the shared datasets
@@ -318,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="the dataset's folder")
     p.add_argument("--data", help="run ckplus48, fer2013 validation and lfw-expressions from this folder")
     p.add_argument("--method", action="append",
-                   help="expnet, dlib-fit, raw-pixels, majority (repeatable; default: all)")
+                   help="expnet, dlib-fit, raw-pixels, majority (repeatable; default: all); a suffix @own "
+                        "makes that method run its own detector (e.g. dlib-fit@own: the label pipeline)")
     p.add_argument("--features", action="append", help="an .npz with 'image' and 'features' to score too")
     p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2")
     p.add_argument("--own-detector", action="store_true", help="each method runs its own detector")

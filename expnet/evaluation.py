@@ -234,6 +234,8 @@ def evaluate(data: EmotionSet, method_name: str, scales=SCALES, own_detector: bo
     """Score one method on one dataset at each scale."""
     classes = data.classes
     results = {}
+    if method_name.endswith("@own"):  # this method runs its own detector on the downscaled image
+        method_name, own_detector = method_name[: -len("@own")], True
     if method_name == "majority":
         _, units_labels, units_groups, _ = pool(np.zeros((len(data), 1)), data.labels, data.groups, data.clips)
         s = majority_baseline(units_labels, units_groups, classes)[1]
