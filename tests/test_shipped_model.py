@@ -47,4 +47,18 @@ def test_ckplus48_accuracy(shared_data, tmp_path):
     net = evaluate(data, "expnet", (1.0,), cache_dir=tmp_path, progress=False)[1.0]
     teacher = evaluate(data, "dlib-fit", (1.0,), cache_dir=tmp_path, progress=False)[1.0]
     assert net.accuracy >= 0.78, f"CK+48 5-NN accuracy {net.accuracy:.3f}"
+    # A regression guard: the shipped model is 1.6 points below its teacher here (80.7 v 82.3);
+    # matching the teacher at full size is still open work.
     assert net.accuracy >= teacher.accuracy - 0.02, (net.accuracy, teacher.accuracy)
+
+
+def test_small_faces_hold_up_on_held_out_lfw_identities(shared_data, tmp_path):
+    from expnet.emotion_data import load_dataset
+    from expnet.evaluation import evaluate
+    root = shared_data / "lfw-expressions"
+    if not root.is_dir():
+        pytest.skip(f"{root} not found")
+    scores = evaluate(load_dataset("lfw-expressions", root), "expnet", (1.0, 0.2), cache_dir=tmp_path,
+                      progress=False)
+    assert scores[0.2].accuracy >= scores[1.0].accuracy - 0.05, {s: v.accuracy for s, v in scores.items()}
+    assert scores[1.0].accuracy > 0.75
