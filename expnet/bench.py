@@ -170,7 +170,6 @@ def bench_net(args) -> dict:
 
     from expnet.detection import DetectorChain
     from expnet.landmarks import DlibLandmarker
-    from expnet.network import NetConfig  # noqa: F401  (documents the input size source)
     from expnet.predictor import ExpNet
     net = ExpNet(args.model, detector="dlib-hog")
     s = net.input_size

@@ -63,20 +63,9 @@ def _cmd_export(args) -> int:
 
 def _cmd_predict(args) -> int:
     from expnet.outputs import PredictionWriter, read_boxes
-    from expnet.images import list_images
     from expnet.predictor import ExpNet
     from expnet.video import VIDEO_SUFFIXES, predict_video
-    inputs = []
-    if args.sample:
-        from expnet.samples import sample_path
-        inputs.append(sample_path())
-    for src in args.inputs:
-        from pathlib import Path as _P
-        p = _P(src)
-        inputs += [p] if p.suffix.lower() in VIDEO_SUFFIXES else list_images(p)
-    if not inputs:
-        print("error: give images, folders or videos to predict, or --sample", file=sys.stderr)
-        return 2
+    inputs = _inputs(args)
     user_boxes = read_boxes(args.boxes) if args.boxes else None
     net = ExpNet(args.model, detector=None if args.detector == "none" else args.detector,
                  threads=args.threads, max_faces=args.max_faces)
@@ -85,6 +74,7 @@ def _cmd_predict(args) -> int:
     from tqdm import tqdm
     renderer = None
     if args.render:
+        from expnet.images import load_image
         from expnet.visuals import FaceRenderer, render_prediction
         renderer = FaceRenderer()
     with PredictionWriter(args.output) as out:
@@ -99,7 +89,6 @@ def _cmd_predict(args) -> int:
         for pred in net.predict_many(images, boxes, batch_size=args.batch_size, workers=args.workers):
             out.write(pred)
             if renderer is not None and pred.faces:
-                from expnet.images import load_image
                 render_prediction(renderer, pred, load_image(pred.image), Path(args.render))
             bar.update()
         bar.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -36,12 +35,6 @@ def downscale(gray: np.ndarray, scale: float) -> np.ndarray:
         return gray
     h, w = gray.shape
     return cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-
-
-@dataclass
-class FeatureRun:
-    features: np.ndarray   # (N, D), NaN rows where the method found no face
-    seconds: float
 
 
 class FeatureExtractor:

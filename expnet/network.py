@@ -12,7 +12,7 @@ is what a CPU budget of about a millisecond per face allows.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
