@@ -92,33 +92,62 @@ class LandmarkFitFeatures(FeatureExtractor):
     name = "dlib-fit"
 
     def __init__(self):
-        from expnet.detection import DetectorChain
         from expnet.facemodel import FaceModel
         from expnet.fitting import FitConfig, LandmarkFitter
-        from expnet.landmarks import DlibLandmarker
         self.model = FaceModel.load()
         self.fitter = LandmarkFitter(self.model.landmarks)
-        self.landmarker = DlibLandmarker()
-        self.detector = DetectorChain("auto")
         self._config = FitConfig()
 
     def version(self) -> str:
         return hashlib.sha1(json.dumps(self._config.__dict__, sort_keys=True).encode()).hexdigest()[:12]
 
     def extract(self, paths, scale, crops, own_detector, progress=True):
+        # Detection and landmarks (single-threaded dlib) run in one process per core.
+        import multiprocessing as mp
+        jobs = [(path, scale, crops, own_detector) for path in paths]
+        workers = min(os.cpu_count() or 1, max(1, len(paths) // 50))
+        bar = tqdm(total=len(paths), desc=f"dlib-fit x{scale}", unit="img", disable=not progress)
         pts, rows = [], []
-        for i, path in enumerate(tqdm(paths, desc=f"dlib-fit x{scale}", unit="img", disable=not progress)):
-            box = _face_box(path, scale, crops, own_detector, self.detector)
-            if box is None:
-                continue
-            gray, b = box
-            pts.append(self.landmarker.predict(gray, b))
-            rows.append(i)
+        if workers > 1:
+            with mp.get_context("fork").Pool(workers, initializer=_init_landmark_worker) as pool:
+                results = list(_progress(pool.imap(_landmarks_job, jobs, chunksize=16), bar))
+        else:
+            _init_landmark_worker()
+            results = list(_progress(map(_landmarks_job, jobs), bar))
+        bar.close()
+        for i, found in enumerate(results):
+            if found is not None:
+                pts.append(found)
+                rows.append(i)
         out = np.full((len(paths), self.model.n_expression), np.nan)
         if pts:
             fit = self.fitter.fit(np.array(pts))
             out[rows] = (fit.expression - self.model.expression_mean) / self.model.expression_std
         return out
+
+
+_LANDMARK_WORKER: dict = {}  # per worker process: its detector and landmark predictor
+
+
+def _init_landmark_worker() -> None:
+    from expnet.detection import DetectorChain
+    from expnet.landmarks import DlibLandmarker
+    _LANDMARK_WORKER.update(detector=DetectorChain("auto"), landmarker=DlibLandmarker())
+
+
+def _landmarks_job(job):
+    path, scale, crops, own_detector = job
+    box = _face_box(path, scale, crops, own_detector, _LANDMARK_WORKER["detector"])
+    if box is None:
+        return None
+    gray, b = box
+    return _LANDMARK_WORKER["landmarker"].predict(gray, b)
+
+
+def _progress(items, bar):
+    for item in items:
+        bar.update()
+        yield item
 
 
 class RawPixelFeatures(FeatureExtractor):
