@@ -126,7 +126,7 @@ def _cmd_evaluate(args) -> int:
     if args.runtime:
         from expnet.bench import runtime_table
         runtime = runtime_table(args.model)
-    if args.report:
+    if args.report:  # always set unless given as an empty string
         meta = {"command": "expnet " + " ".join(sys.argv[1:]), "own_detector": args.own_detector,
                 "scales": scales, "methods": list(methods)}
         print(f"report: {write_report(Path(args.report), results, runtime, meta)}")
@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2")
     p.add_argument("--own-detector", action="store_true", help="each method runs its own detector")
     p.add_argument("--model", default=None, help="ONNX model for the expnet method")
-    p.add_argument("--report", help="write report.md, results.json and PNG figures here")
+    p.add_argument("--report", default="outputs/evaluation",
+                   help="write report.md, results.json and PNG figures here (default: outputs/evaluation)")
     p.add_argument("--runtime", action="store_true", help="add the runtime table to the report")
     p.add_argument("--cache", default="outputs/cache/features", help="feature cache folder")
     p.add_argument("--quiet", action="store_true")
