@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the shipped model from the shared datasets: labels -> train -> export (+ model card)
-# -> evaluation report. About 1h45 on 2 CPU cores (labels ~13 min, training 60 min, report).
+# -> evaluation report. About 90 min on 2 CPU cores (labels 12 min, training 61 min, report 13 min).
 set -euo pipefail
 DATA="${EXPNET_DATA:-../shared/data}"
 scripts/label_shared_data.sh outputs/labels
