@@ -10,20 +10,8 @@ from pathlib import Path
 
 
 def _cmd_label(args) -> int:
-    from expnet.images import list_images
     from expnet.labeling import LabelPipeline, identities_from_csv, identity_from_rule
-    paths = []
-    if args.sample:
-        from expnet.samples import sample_path
-        paths.append(sample_path())
-    for src in args.inputs:
-        paths += list_images(src)
-    if not paths and not args.inputs:
-        print("error: give image files or folders to label, or --sample", file=sys.stderr)
-        return 2
-    if not paths:
-        print(f"error: no images found in {args.inputs}", file=sys.stderr)
-        return 2
+    paths = _inputs(args, allow_video=False)
     identity = None
     if args.identities:
         identity = identities_from_csv(args.identities, args.image_column, args.identity_column)

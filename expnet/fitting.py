@@ -150,14 +150,9 @@ class LandmarkFitter:
 
     def _init_pose(self, target, points):
         """Affine camera by linear least squares, then the nearest scaled rotation."""
-        b = target.shape[0]
         homog = np.concatenate([points, np.ones(points.shape[:2] + (1,))], axis=2)  # (B,68,4)
-        affine = np.linalg.lstsq(homog[0], target[0], rcond=None)[0] if b == 1 else None
-        if affine is None or points.shape[0] != 1:
-            gram = np.einsum("bni,bnj->bij", homog, homog)
-            affine = np.linalg.solve(gram, np.einsum("bni,bnj->bij", homog, target))
-        else:
-            affine = affine[None]
+        gram = np.einsum("bni,bnj->bij", homog, homog)
+        affine = np.linalg.solve(gram, np.einsum("bni,bnj->bij", homog, target))
         rows = np.stack([affine[:, :3, 0], -affine[:, :3, 1]], axis=1)  # (B,2,3) = s * R[:2]
         u, sv, vt = np.linalg.svd(rows, full_matrices=False)
         r01 = u @ vt

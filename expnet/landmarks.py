@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from expnet.crop import crop
+from expnet.crop import crop, square_box
 from expnet.detection import BoxCalibration, FaceBox, _face_models_dir
 
 FACE_SIDE = 200  # box side (pixels) the predictor sees
@@ -51,12 +51,8 @@ class DlibLandmarker:
         if refine is None:
             refine = not isinstance(box, FaceBox) or box.detector == "none"
         box = box.as_array() if isinstance(box, FaceBox) else np.asarray(box, dtype=np.float64)
-        pts = self._predict_once(gray, _square(box))
+        pts = self._predict_once(gray, square_box(box, 1.0))
         if refine:
-            pts = self._predict_once(gray, _square(box_from_landmarks(pts)))
+            pts = self._predict_once(gray, square_box(box_from_landmarks(pts), 1.0))
         return pts
 
-
-def _square(box: np.ndarray) -> np.ndarray:
-    from expnet.crop import square_box
-    return square_box(box, 1.0)

@@ -26,7 +26,7 @@ from expnet.fitting import LandmarkFitter
 from expnet.network import ExpNetCNN, NetConfig, count_macs
 from expnet.splits import lfw_validation_identities
 from expnet.targets import TargetCoder
-from expnet.training_data import Augment, SampleSet, build_samples, make_batch
+from expnet.training_data import Augment, SampleSet, build_samples, centre_affines, make_batch
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Trainer:
         centre, _, _, _ = make_batch(samples, train_idx[:4000], c.input_size, coder0, None, None)
         net.mean_image.copy_(torch.from_numpy(centre.mean(0, keepdims=True)))
         raw = coder0.raw_pose(samples.rotation[train_idx], samples.scale[train_idx],
-                              samples.translation[train_idx], _centre_affines(samples, train_idx, c.input_size),
+                              samples.translation[train_idx], centre_affines(samples, train_idx, c.input_size),
                               c.input_size)
         if not np.isfinite(raw).all():
             raise ValueError("non-finite pose labels in the training set; relabel with this version")
@@ -206,20 +206,6 @@ def _identity(config: dict) -> dict:
     """The settings a resumed run must share (it may run longer, elsewhere, on other threads)."""
     skip = ("out", "epochs", "threads", "cache", "max_minutes")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items() if k not in skip}
-
-
-def _centre_affines(samples: SampleSet, index: np.ndarray, size: int) -> np.ndarray:
-    side = samples.crops.shape[1]
-    from expnet.training_data import CONTEXT
-    base = side / CONTEXT
-    s = size / base
-    off = (side - base) / 2
-    m = np.array([[s, 0, -off * s], [0, s, -off * s]])
-    a = samples.affine[index]
-    out = np.empty_like(a)
-    out[:, :, :2] = m[:, :2] @ a[:, :, :2]
-    out[:, :, 2] = (m[:, :2] @ a[:, :, 2:])[..., 0] + m[:, 2]
-    return out
 
 
 @torch.no_grad()

@@ -89,7 +89,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     """Cut context crops for every labelled image, plus mirrored copies with refitted labels."""
     rows = [r for f in label_files for r in read_labels(f)]
     side = int(round(CONTEXT * input_size))
-    crops, keep, affines, flipped_lm = [], [], [], []
+    crops, keep, affines, landmark_rows = [], [], [], []
     for i, r in enumerate(tqdm(rows, desc="crops", unit="img", disable=not progress)):
         try:
             gray = load_image(r["image"], "L")
@@ -101,7 +101,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
         crops.append(crop_img)
         affines.append(affine)
         keep.append(i)
-        flipped_lm.append(lm)
+        landmark_rows.append(lm)
     rows = [rows[i] for i in keep]
     n = len(rows)
     affine = np.array(affines)
@@ -112,7 +112,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     trn = np.array([r["pose"]["translation"] for r in rows])
     # Mirror: flip the crop; the mirrored image's landmarks are refitted for mirrored labels.
     crops = np.array(crops)
-    lm = np.array(flipped_lm)
+    lm = np.array(landmark_rows)
     widths = np.array([r["width"] for r in rows], dtype=np.float64)
     mirrored_lm = lm[:, MIRROR_68].copy()
     mirrored_lm[..., 0] = widths[:, None] - 1 - mirrored_lm[..., 0]
@@ -177,6 +177,20 @@ def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCo
                              affines, size)
     return (out, coder.encode_expression(samples.expression[index]).astype(np.float32),
             pose.astype(np.float32), coder.encode_shape(samples.shape[index]).astype(np.float32))
+
+
+def centre_affines(samples: SampleSet, index: np.ndarray, size: int) -> np.ndarray:
+    """Image -> network-crop affines of the unjittered crops (what ``make_batch`` does without rng)."""
+    side = samples.crops.shape[1]
+    base = side / CONTEXT
+    s = size / base
+    off = (side - base) / 2
+    m = np.array([[s, 0, -off * s], [0, s, -off * s]])
+    a = samples.affine[index]
+    out = np.empty_like(a)
+    out[:, :, :2] = m[:, :2] @ a[:, :, :2]
+    out[:, :, 2] = (m[:, :2] @ a[:, :, 2:])[..., 0] + m[:, 2]
+    return out
 
 
 def _degrade(img: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:

@@ -121,7 +121,6 @@ def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from expnet.detection import DetectorChain
     from expnet.evaluation import downscale
     from expnet.fitting import LandmarkFitter
     from expnet.images import load_image
@@ -130,13 +129,12 @@ def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
 
     renderer = FaceRenderer()
     net = ExpNet(model, detector=detector)
-    finder = DetectorChain(detector) if detector != "none" else None
     landmarker = DlibLandmarker()
     fitter = LandmarkFitter(renderer.model.landmarks)
     rows = []
     for path in images:
         full = load_image(path, "L")
-        boxes = finder.detect(full) if finder else net.find_faces(full)
+        boxes = net.find_faces(full)
         if not boxes:
             raise ValueError(f"{path}: no face found")
         box = boxes[0]
