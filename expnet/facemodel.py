@@ -58,9 +58,11 @@ class LinearModel:
         batched = shape.ndim == 2 or expression.ndim == 2
         shape = np.atleast_2d(shape)
         expression = np.atleast_2d(expression)
-        out = (self.mean[None]
-               + np.einsum("njk,bk->bnj", self.shape_basis, shape.astype(np.float32))
-               + np.einsum("njk,bk->bnj", self.expression_basis, expression.astype(np.float32)))
+        n = self.n_vertices
+        # (N*3, K) @ (K, B): one BLAS product per basis, several times faster than einsum here
+        offsets = (self.shape_basis.reshape(n * 3, -1) @ shape.T.astype(self.shape_basis.dtype)
+                   + self.expression_basis.reshape(n * 3, -1) @ expression.T.astype(self.expression_basis.dtype))
+        out = self.mean[None] + offsets.T.reshape(-1, n, 3)
         return out if batched else out[0]
 
     @staticmethod

@@ -19,9 +19,11 @@ class FaceMesh:
 
 
 def to_image_space(vertices: np.ndarray, pose: Pose) -> np.ndarray:
-    rotated = np.asarray(vertices, dtype=np.float64) @ pose.rotation.T
-    xy = pose.scale * rotated[:, :2] * np.array([1.0, -1.0]) + pose.translation
-    return np.c_[xy, pose.scale * rotated[:, 2]]
+    # One product: scale, rotation and the y flip (model y up -> image y down) folded together.
+    m = pose.scale * np.asarray(pose.rotation, dtype=np.float64) * np.array([[1.0], [-1.0], [1.0]])
+    out = np.asarray(vertices, dtype=np.float64) @ m.T
+    out[:, :2] += pose.translation
+    return out
 
 
 def reconstruct(model: FaceModel, shape: np.ndarray | None, expression: np.ndarray | None, pose: Pose) -> FaceMesh:

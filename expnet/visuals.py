@@ -13,7 +13,7 @@ from expnet.facemodel import FaceModel
 from expnet.mesh import write_mesh
 from expnet.predictor import FacePrediction, ImagePrediction
 from expnet.reconstruct import frontal_pose, reconstruct
-from expnet.render import MeshShader, draw_landmarks, overlay
+from expnet.render import MeshShader, blend_shading, draw_landmarks
 
 
 class FaceRenderer:
@@ -29,8 +29,8 @@ class FaceRenderer:
         size = out.shape[:2]
         for f in faces:
             mesh = reconstruct(self.model, f.shape, f.expression, f.pose)
-            shaded, mask = self.shader.render(mesh.image_vertices, size)
-            out = overlay(out, shaded, mask)
+            pixel, shade = self.shader.shade(mesh.image_vertices, size)
+            out = blend_shading(out, pixel, shade)
             if landmarks:
                 out = draw_landmarks(out, mesh.image_vertices[self.model.landmark_indices, :2])
         return out

@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 
-from expnet.render import MeshShader, draw_landmarks, overlay, rasterize
+from expnet.render import MeshShader, blend_shading, draw_landmarks, overlay, rasterize
 
 
 def brute_force(vertices, triangles, h, w):
@@ -88,3 +88,15 @@ def test_empty_and_offscreen_meshes_render_nothing():
     assert not rasterize(np.zeros((3, 3)), np.zeros((0, 3), int), (5, 5)).mask.any()
     far = np.array([[100.0, 100.0, 0.0], [110.0, 100.0, 0.0], [100.0, 110.0, 0.0]])
     assert not rasterize(far, np.array([[0, 1, 2]]), (5, 5)).mask.any()
+
+
+def test_blend_touches_only_the_shaded_pixels():
+    image = np.full((4, 5, 3), 100, np.uint8)
+    out = blend_shading(image, np.array([0, 7]), np.array([1.0, 0.5], np.float32), colour=(1.0, 1.0, 1.0),
+                        alpha=0.75)
+    flat = out.reshape(-1, 3)
+    assert np.allclose(flat[0], 0.25 * 100 + 0.75 * 255, atol=1)
+    assert np.allclose(flat[7], 0.25 * 100 + 0.75 * 127.5, atol=1)
+    untouched = np.ones(20, bool)
+    untouched[[0, 7]] = False
+    assert (flat[untouched] == 100).all() and (image == 100).all()  # the input is not modified
