@@ -22,7 +22,7 @@ def test_mesh_is_manifold_and_oriented(model):
     assert np.percentile(ratio, 99) < 8 and ratio.max() < 10  # no long "walls" across folds
     used = np.zeros(model.n_vertices, bool)
     used[tri] = True
-    assert used.mean() > 0.99  # a few border vertices lose their only (overlong) triangles
+    assert used.all()  # every vertex is in the mesh, so that exports keep the model's vertex count
 
 
 def test_obj_and_ply_round_trip(tmp_path, rng):

@@ -14,6 +14,8 @@ def test_render_image_writes_overlay_frontal_and_a_clean_mesh(onnx_model, tmp_pa
                  "--quiet"]) == 0
     assert (out / "takeo_face0_overlay.png").stat().st_size > 5000
     assert (out / "takeo_face0_expression.png").stat().st_size > 5000
+    # trimesh's default loader drops unreferenced vertices: every vertex must be in a triangle
+    assert len(trimesh.load(out / "takeo_face0.obj").vertices) == model.n_vertices
     mesh = trimesh.load(out / "takeo_face0.obj", process=False, maintain_order=True)
     assert len(mesh.vertices) == model.n_vertices
     assert len(mesh.faces) == len(model.triangles)
