@@ -45,7 +45,7 @@ def triangulate(vertices: np.ndarray, max_edge_factor: float = 8.0, back: float 
 def _attach_unused(v: np.ndarray, tri: np.ndarray, max_rounds: int = 100) -> np.ndarray:
     """Give every vertex a triangle, so that a mesh reloads with the model's vertex count.
 
-    Pruning leaves a few vertices (0.7%, in the folds of the ears and nostrils) without any.
+    Pruning leaves a few vertices (in the folds of the ears and nostrils) without any.
     Each round, every such vertex takes the nearest free border edge (the vertex nearest to an
     edge wins it) and closes a triangle on it, wound against the edge's triangle so the winding
     stays consistent; the new edges are border edges for the next round.
