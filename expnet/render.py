@@ -280,7 +280,7 @@ class MeshShader:
         if flip_normals_y:
             normals = -normals  # a y-flip reverses the winding, and so the cross products
             normals[:, 1] *= -1
-        # Cull triangles whose three (smoothed) vertex normals all face away: half the work at no
+        # Cull triangles whose three (smoothed) vertex normals all face away: less work at no
         # visible cost. Per-triangle winding would punch holes where the surface folds (nostrils,
         # brow, ears), where the project-built topology is not consistently oriented; for the same
         # reason shading is two-sided.
@@ -312,6 +312,8 @@ def blend_shading(image: np.ndarray, pixel: np.ndarray, shade: np.ndarray, colou
     """Blend shaded pixels (flat indices and 0-1 intensities, as from :meth:`MeshShader.shade`)
     over an RGB or grey uint8 image; only those pixels are touched."""
     out = np.array(image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2), dtype=np.uint8)
+    if not len(pixel):  # e.g. a face entirely off the image
+        return out
     flat = out.reshape(-1, 3)
     top = np.clip(np.multiply.outer(shade, np.asarray(colour, np.float32) * np.float32(255.0)), 0, 255)
     flat[pixel] = cv2.addWeighted(np.take(flat, pixel, axis=0), 1 - alpha, top.astype(np.uint8), alpha, 0.0)

@@ -100,3 +100,5 @@ def test_blend_touches_only_the_shaded_pixels():
     untouched = np.ones(20, bool)
     untouched[[0, 7]] = False
     assert (flat[untouched] == 100).all() and (image == 100).all()  # the input is not modified
+    nothing = blend_shading(image[..., 0], np.zeros(0, np.int64), np.zeros(0, np.float32))
+    assert nothing.shape == (4, 5, 3) and (nothing == 100).all()  # e.g. a face off the image
