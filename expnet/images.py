@@ -71,6 +71,12 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
 
 
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 view or copy of a grey or RGB image (grey repeated into three channels)."""
+    image = np.asarray(image, dtype=np.uint8)
+    return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+
+
 def list_images(source: str | os.PathLike) -> list[Path]:
     """Images under a folder (recursive, sorted), or the lines of a ``.txt`` file list, or one file."""
     source = Path(source)

@@ -66,16 +66,6 @@ def _attach_unused(v: np.ndarray, tri: np.ndarray, max_rounds: int = 100) -> np.
     return tri
 
 
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals, (N, 3)."""
-    v = np.asarray(vertices, dtype=np.float64)
-    face_n = np.cross(v[triangles[:, 1]] - v[triangles[:, 0]], v[triangles[:, 2]] - v[triangles[:, 0]])
-    normals = np.zeros_like(v)
-    for i in range(3):
-        np.add.at(normals, triangles[:, i], face_n)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-
-
 def write_mesh(path: str | os.PathLike, vertices: np.ndarray, triangles: np.ndarray) -> Path:
     """Write an OBJ or PLY (by suffix) atomically."""
     path = Path(path)

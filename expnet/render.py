@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 from scipy import sparse
 
+from expnet.images import to_rgb
+
 
 @dataclass
 class Fragments:
@@ -311,7 +313,7 @@ def blend_shading(image: np.ndarray, pixel: np.ndarray, shade: np.ndarray, colou
                   alpha: float = 0.75) -> np.ndarray:
     """Blend shaded pixels (flat indices and 0-1 intensities, as from :meth:`MeshShader.shade`)
     over an RGB or grey uint8 image; only those pixels are touched."""
-    out = np.array(image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2), dtype=np.uint8)
+    out = to_rgb(image).copy()
     if not len(pixel):  # e.g. a face entirely off the image
         return out
     flat = out.reshape(-1, 3)
@@ -320,16 +322,8 @@ def blend_shading(image: np.ndarray, pixel: np.ndarray, shade: np.ndarray, colou
     return out
 
 
-def overlay(image: np.ndarray, shaded: np.ndarray, mask: np.ndarray, alpha: float = 0.75) -> np.ndarray:
-    """Blend a shaded render over an RGB or grey uint8 image."""
-    out = np.array(image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2), dtype=np.uint8)
-    blend = (1 - alpha) * out[mask] + (alpha * 255.0) * shaded[mask]  # only the face's pixels
-    out[mask] = np.clip(blend, 0, 255).astype(np.uint8)
-    return out
-
-
 def draw_landmarks(image: np.ndarray, points: np.ndarray, colour=(255, 64, 64), radius: int | None = None) -> np.ndarray:
-    out = np.ascontiguousarray(image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)).copy()
+    out = np.ascontiguousarray(to_rgb(image)).copy()
     r = radius or max(1, int(round(min(out.shape[:2]) / 200)))
     for x, y in np.asarray(points):
         cv2.circle(out, (int(round(x)), int(round(y))), r, colour, -1, lineType=cv2.LINE_AA)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from expnet.facemodel import FaceModel
+from expnet.images import to_rgb
 from expnet.mesh import write_mesh
 from expnet.predictor import FacePrediction, ImagePrediction
 from expnet.reconstruct import frontal_pose, reconstruct
@@ -25,7 +26,7 @@ class FaceRenderer:
 
     def overlay(self, image: np.ndarray, faces: list[FacePrediction], landmarks: bool = True) -> np.ndarray:
         """The image with every face's shaded mesh (and its 68 projected landmarks) on top."""
-        out = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+        out = to_rgb(image)
         size = out.shape[:2]
         for f in faces:
             mesh = reconstruct(self.model, f.shape, f.expression, f.pose)

@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 
-from expnet.render import MeshShader, blend_shading, draw_landmarks, overlay, rasterize
+from expnet.render import MeshShader, blend_shading, draw_landmarks, rasterize
 
 
 def brute_force(vertices, triangles, h, w):
@@ -73,7 +73,8 @@ def test_synthetic_face_projects_where_the_camera_says(model):
     x, y = np.round(mesh.image_vertices[tip, :2]).astype(int)
     assert abs(frags.depth[y, x] - mesh.image_vertices[tip, 2]) < 2.0
     assert 0 < img[mask].min() and img[mask].max() <= 1.0
-    out = draw_landmarks(overlay(np.zeros((260, 320), np.uint8), img, mask), lm)
+    pixel, shade = shader.shade(mesh.image_vertices, (260, 320))
+    out = draw_landmarks(blend_shading(np.zeros((260, 320), np.uint8), pixel, shade), lm)
     assert out.shape == (260, 320, 3) and out[mask].mean() > 50
 
 
