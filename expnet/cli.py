@@ -32,7 +32,7 @@ def _cmd_train(args) -> int:
     from expnet.training import TrainConfig, Trainer
     net = json.loads(args.net) if args.net else {}
     config = TrainConfig(labels=args.labels, out=args.out, input_size=args.input_size, epochs=args.epochs,
-                         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                          weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
                          augment=not args.no_augment, net=net, max_minutes=args.max_minutes, init=args.init)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
@@ -270,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=144)
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
+    p.add_argument("--schedule", default="plateau", choices=["plateau", "cosine"],
+                   help="plateau: lr/10 when the validation loss stalls (the paper's); cosine: lr to 0 over --epochs")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)

@@ -40,6 +40,7 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    schedule: str = "plateau"       # "plateau" (the paper's: /10 when validation stalls) or "cosine"
     plateau_patience: int = 1
     min_lr: float = 1e-6
     loss_weights: tuple[float, float, float] = (1.0, 1.0, 0.25)  # expression, pose, shape
@@ -115,6 +116,8 @@ class Trainer:
                 raise ValueError(f"{c.init} has another network configuration than this run")
             net.load_state_dict(init["model"])
             coder = TargetCoder.from_dict(init["coder"])
+        # NHWC runs the depthwise convolutions about twice as fast on CPU (measured in training).
+        net = net.to(memory_format=torch.channels_last)
         params = [p for p in net.parameters()]
         if c.optimizer == "sgd":
             opt = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
@@ -122,8 +125,16 @@ class Trainer:
             opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         else:
             raise ValueError(f"optimizer must be sgd or adamw, got {c.optimizer!r}")
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=c.plateau_patience,
-                                                           min_lr=c.min_lr)
+        steps_per_epoch = max(len(train_idx) // c.batch_size, 1)
+        if c.schedule == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=c.plateau_patience,
+                                                               min_lr=c.min_lr)
+        elif c.schedule == "cosine":  # stepped per batch, from lr to 0 over all the epochs
+            total_steps = steps_per_epoch * c.epochs
+            sched = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total_steps) / total_steps)))
+        else:
+            raise ValueError(f"schedule must be plateau or cosine, got {c.schedule!r}")
         start_epoch, best, history = 0, float("inf"), []
         last = self.out / "last.pt"
         if last.exists():
@@ -143,7 +154,7 @@ class Trainer:
 
         run_start = time.perf_counter()
         for epoch in range(start_epoch, c.epochs):
-            if opt.param_groups[0]["lr"] < c.min_lr * 1.01 and epoch > start_epoch:
+            if c.schedule == "plateau" and opt.param_groups[0]["lr"] < c.min_lr * 1.01 and epoch > start_epoch:
                 break
             if c.max_minutes and (time.perf_counter() - run_start) / 60 > c.max_minutes:
                 break
@@ -167,13 +178,15 @@ class Trainer:
                     x, e, p, s = pending.result()
                     if k + 1 < len(batches):
                         pending = pool.submit(prepare, k + 1)
-                    pe, pp, ps = net(torch.from_numpy(x))
+                    pe, pp, ps = net(torch.from_numpy(x).to(memory_format=torch.channels_last))
                     loss = (w_exp * ((pe - torch.from_numpy(e)) ** 2).mean()
                             + w_pose * ((pp - torch.from_numpy(p)) ** 2).mean()
                             + w_shape * ((ps - torch.from_numpy(s)) ** 2).mean())
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
+                    if c.schedule == "cosine":
+                        sched.step()
                     total += float(loss.detach()) * len(x)
                     count += len(x)
                     bar.update(len(x))
@@ -181,7 +194,8 @@ class Trainer:
             bar.close()
             val = evaluate_split(net, samples, val_idx, coder, c.input_size)
             val_loss = w_exp * val["expression_mse"] + w_pose * val["pose_mse"] + w_shape * val["shape_mse"]
-            sched.step(val_loss)
+            if c.schedule == "plateau":
+                sched.step(val_loss)
             row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total / max(count, 1),
                    "val_loss": val_loss, **{f"val_{k}": v for k, v in val.items() if not isinstance(v, list)},
                    "val_expression_mse_per_component": " ".join(f"{v:.4f}" for v in val["expression_mse_per_component"]),
@@ -205,6 +219,8 @@ class Trainer:
 def _identity(config: dict) -> dict:
     """The settings a resumed run must share (it may run longer, elsewhere, on other threads)."""
     skip = ("out", "epochs", "threads", "cache", "max_minutes")
+    if config.get("schedule") == "cosine":  # the cosine's length is part of the recipe
+        skip = tuple(k for k in skip if k != "epochs")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items() if k not in skip}
 
 
@@ -216,7 +232,7 @@ def evaluate_split(net: ExpNetCNN, samples: SampleSet, index: np.ndarray, coder:
     se_e, se_p, se_s, n = 0.0, 0.0, 0.0, 0
     for i in range(0, len(index), batch):
         x, e, p, s = make_batch(samples, index[i:i + batch], size, coder, None, None)
-        pe, pp, ps = (t.numpy() for t in net(torch.from_numpy(x)))
+        pe, pp, ps = (t.numpy() for t in net(torch.from_numpy(x).to(memory_format=torch.channels_last)))
         se_e = se_e + ((pe - e) ** 2).sum(0)
         se_p = se_p + ((pp - p) ** 2).sum(0)
         se_s = se_s + ((ps - s) ** 2).sum(0)

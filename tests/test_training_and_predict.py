@@ -139,3 +139,15 @@ def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path):
     one = [r.to_dict() for r in net.predict_many(inputs)]
     two = [r.to_dict() for r in net.predict_many(inputs, workers=2)]
     assert one == two and one[1]["error"] and one[0]["faces"]
+
+
+def test_cosine_schedule_decays_to_zero_and_fixes_its_length(trained):
+    from expnet.training import TrainConfig, Trainer
+    root, _, cfg, _ = trained
+    cos = {**cfg, "out": str(root / "cosine"), "schedule": "cosine", "lr": 1e-3}
+    result = Trainer(TrainConfig(epochs=3, **cos), progress=False).run()
+    lrs = [float(r["lr"]) for r in csv.DictReader(open(root / "cosine" / "log.csv"))]
+    # one batch per epoch: after epoch k of 3 the factor is (1 + cos(pi k / 3)) / 2
+    assert result["epochs"] == 3 and np.allclose(lrs, [7.5e-4, 2.5e-4, 0.0], atol=1e-9)
+    with pytest.raises(ValueError, match="another configuration"):  # a longer cosine is another recipe
+        Trainer(TrainConfig(epochs=4, **cos), progress=False).run()
