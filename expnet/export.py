@@ -68,6 +68,9 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     net = ExpNetCNN(NetConfig.from_dict(state["net_config"]))
     params = sum(p.numel() for p in net.parameters())
     per_comp = best["val_expression_mse_per_component"].split()
+    schedule = (f"cosine to 0 over {cfg['epochs']} epochs, stepped per batch"
+                if cfg.get("schedule") == "cosine" else "divided by 10 when the validation loss stops improving")
+    arch = state["net_config"]
     lines = [
         "# expnet model card", "",
         f"File: `{onnx_path.name}` ({onnx_path.stat().st_size / 1e6:.2f} MB). Input: grey face crop "
@@ -75,7 +78,8 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         "values 0-255. Outputs: whitened expression (10), pose (6, crop-relative), shape (40) in the "
         "3DDFA BFM-sim basis; `expnet.ExpNet` decodes them.", "",
         f"Network: depthwise-separable residual CNN, {params / 1e6:.2f} M parameters, "
-        f"{count_macs(net) / 1e6:.1f} M multiply-adds per face.", "",
+        f"{count_macs(net) / 1e6:.1f} M multiply-adds per face (stem {arch['stem']}, stage widths "
+        f"{'-'.join(map(str, arch['widths']))}, blocks per stage {'-'.join(map(str, arch['depths']))}).", "",
         "## Data and labels", "",
         "Trained only on labels made by `expnet label` (dlib 68 landmarks + the bounded, prior-penalised "
         "fit with per-identity shape pooling), never on emotion labels: "
@@ -84,8 +88,8 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         "refitted labels. lfw-expressions identities listed in `expnet/splits/` are held out for "
         "validation and evaluation.", "",
         "## Recipe", "",
-        f"`expnet train` with optimizer {cfg['optimizer']}, learning rate {cfg['lr']} (divided by 10 when the "
-        f"validation loss stops improving), weight decay {cfg['weight_decay']}, batch {cfg['batch_size']}, "
+        f"`expnet train` with optimizer {cfg['optimizer']}, learning rate {cfg['lr']} ({schedule}), "
+        f"weight decay {cfg['weight_decay']}, batch {cfg['batch_size']}, "
         f"L2 loss on whitened targets (weights expression/pose/shape {cfg['loss_weights']}), mean image "
         f"subtracted, degraded-input augmentation {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}.",
         f"Epochs run: {len(hist)}; wall time {sum(r['seconds'] for r in hist) / 60:.1f} min on this "
