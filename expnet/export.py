@@ -70,7 +70,6 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     per_comp = best["val_expression_mse_per_component"].split()
     schedule = (f"cosine to 0 over {cfg['epochs']} epochs, stepped per batch"
                 if cfg.get("schedule") == "cosine" else "divided by 10 when the validation loss stops improving")
-    arch = state["net_config"]
     lines = [
         "# expnet model card", "",
         f"File: `{onnx_path.name}` ({onnx_path.stat().st_size / 1e6:.2f} MB). Input: grey face crop "
@@ -78,8 +77,8 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         "values 0-255. Outputs: whitened expression (10), pose (6, crop-relative), shape (40) in the "
         "3DDFA BFM-sim basis; `expnet.ExpNet` decodes them.", "",
         f"Network: depthwise-separable residual CNN, {params / 1e6:.2f} M parameters, "
-        f"{count_macs(net) / 1e6:.1f} M multiply-adds per face (stem {arch['stem']}, stage widths "
-        f"{'-'.join(map(str, arch['widths']))}, blocks per stage {'-'.join(map(str, arch['depths']))}).", "",
+        f"{count_macs(net) / 1e6:.1f} M multiply-adds per face (stem {net.config.stem}, stage widths "
+        f"{'-'.join(map(str, net.config.widths))}, blocks per stage {'-'.join(map(str, net.config.depths))}).", "",
         "## Data and labels", "",
         "Trained only on labels made by `expnet label` (dlib 68 landmarks + the bounded, prior-penalised "
         "fit with per-identity shape pooling), never on emotion labels: "

@@ -125,12 +125,11 @@ class Trainer:
             opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         else:
             raise ValueError(f"optimizer must be sgd or adamw, got {c.optimizer!r}")
-        steps_per_epoch = max(len(train_idx) // c.batch_size, 1)
         if c.schedule == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=c.plateau_patience,
                                                                min_lr=c.min_lr)
         elif c.schedule == "cosine":  # stepped per batch, from lr to 0 over all the epochs
-            total_steps = steps_per_epoch * c.epochs
+            total_steps = max(len(train_idx) // c.batch_size, 1) * c.epochs  # full batches only, as below
             sched = torch.optim.lr_scheduler.LambdaLR(
                 opt, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total_steps) / total_steps)))
         else:
