@@ -174,15 +174,16 @@ def bench_net(args) -> dict:
     net = ExpNet(args.model, detector="dlib-hog")
     s = net.input_size
     rng = np.random.default_rng(args.seed)
-    out: dict = {"model": str(args.model or "shipped"), "input_size": s}
-    for batch in (1, 64):
-        crops = rng.uniform(0, 255, (batch, s, s)).astype(np.float32)
+    k = len(net.crop_scales)  # crops per face: a face costs k network passes
+    out: dict = {"model": str(args.model or "shipped"), "input_size": s, "crops_per_face": k}
+    for batch in (1, 64):  # faces per batch; their crops run in chunks of 64, as predict runs them
+        crops = rng.uniform(0, 255, (batch * k, s, s)).astype(np.float32)
         for _ in range(3):
-            net.run_crops(crops, batch)
+            net.run_crops(crops)
         reps = max(5, 300 // batch)
         t0 = _t.perf_counter()
         for _ in range(reps):
-            net.run_crops(crops, batch)
+            net.run_crops(crops)
         dt = (_t.perf_counter() - t0) / reps
         out[f"network_faces_per_s_batch{batch}"] = round(batch / dt, 1)
         out[f"network_ms_per_face_batch{batch}"] = round(1e3 * dt / batch, 3)
@@ -243,22 +244,23 @@ def runtime_table(model: str | None = None, n_images: int = 60, seed: int = 0) -
     fitter.fit(batch)
     fit_batch_ms = 1e3 * (_t.perf_counter() - t0) / len(batch)
     net = ExpNet(model, detector="dlib-hog")
-    crops = np.concatenate([net.crop_faces(img, [b])[0] for img, b in found])
-    crop_ms, _ = per_item(lambda ib: net.crop_faces(ib[0], [ib[1]]), found)
-    net1_ms, _ = per_item(lambda c: net.run_crops(c[None], 1), list(crops))
+    k = len(net.crop_scales)  # crops per face
+    crop_ms, per_face = per_item(lambda ib: net.crop_faces(ib[0], [ib[1]])[0], found)
+    net1_ms, _ = per_item(lambda c: net.run_crops(c, k), per_face)  # one face (its k crops) per run
+    crops = np.concatenate(per_face)
     net.run_crops(crops)
     t0 = _t.perf_counter()
-    net.run_crops(crops, 64)
-    net64_ms = 1e3 * (_t.perf_counter() - t0) / len(crops)
+    net.run_crops(crops)
+    net64_ms = 1e3 * (_t.perf_counter() - t0) / len(found)
     r = lambda v: round(float(v), 3)  # noqa: E731
     return {
         "face detection (dlib-hog, 640x480)": r(det_ms),
         "68 landmarks (dlib)": r(lm_ms),
         "fit, one face at a time": r(fit_ms),
         "fit, batched": r(fit_batch_ms),
-        "crop (square, 1.25x, resize)": r(crop_ms),
-        "network, batch 1 (onnxruntime)": r(net1_ms),
-        "network, batch 64 (onnxruntime)": r(net64_ms),
+        f"crop (square, 1.25x, resize; {k} sizes)": r(crop_ms),
+        f"network, batch 1 ({k} crops, onnxruntime)": r(net1_ms),
+        f"network, batches of 64 crops ({k} per face)": r(net64_ms),
         "landmark pipeline per face (landmarks + fit, after detection)": r(lm_ms + fit_ms),
         "ExpNet per face (crop + network batch 1, after detection)": r(crop_ms + net1_ms),
         "faces timed": len(found),

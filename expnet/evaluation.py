@@ -60,7 +60,7 @@ class ExpNetFeatures(FeatureExtractor):
         self.detector = self.net.detector
 
     def version(self) -> str:
-        return hashlib.sha1(self.model_path.read_bytes()).hexdigest()[:12]
+        return hashlib.sha1(self.model_path.read_bytes() + repr(self.net.crop_scales).encode()).hexdigest()[:12]
 
     def extract(self, paths, scale, crops, own_detector, progress=True):
         from expnet.detection import FaceBox
@@ -69,9 +69,11 @@ class ExpNetFeatures(FeatureExtractor):
 
         def flush():
             if batch:
-                crops_ = np.concatenate([self.net.crop_faces(g, [b])[0] for _, g, b in batch])
-                for (i, _, _), e in zip(batch, self.net.run_crops(crops_)[0]):
-                    out[i] = e  # whitened: the prior-std scaling of the protocol
+                crops_, affines = zip(*(self.net.crop_faces(g, [b]) for _, g, b in batch))
+                faces = self.net.decode(self.net.run_crops(np.concatenate(crops_)), [b for _, _, b in batch],
+                                        np.concatenate(affines))
+                for (i, _, _), face in zip(batch, faces):
+                    out[i] = face.expression_normalized  # whitened: the prior-std scaling of the protocol
                 batch.clear()
 
         for i, path in enumerate(tqdm(paths, desc=f"expnet x{scale}", unit="img", disable=not progress)):

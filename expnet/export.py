@@ -55,6 +55,7 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     import torch
 
     from expnet.network import ExpNetCNN, NetConfig, count_macs
+    from expnet.predictor import CROP_SCALES
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     onnx_path, run_dir = Path(onnx_path), Path(run_dir)
     folder = onnx_path.parent
@@ -77,7 +78,8 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         "values 0-255. Outputs: whitened expression (10), pose (6, crop-relative), shape (40) in the "
         "3DDFA BFM-sim basis; `expnet.ExpNet` decodes them.", "",
         f"Network: depthwise-separable residual CNN, {params / 1e6:.2f} M parameters, "
-        f"{count_macs(net) / 1e6:.1f} M multiply-adds per face (stem {net.config.stem}, stage widths "
+        f"{count_macs(net) / 1e6:.1f} M multiply-adds per crop (`expnet.ExpNet` averages {len(CROP_SCALES)} crop "
+        f"sizes per face; stem {net.config.stem}, stage widths "
         f"{'-'.join(map(str, net.config.widths))}, blocks per stage {'-'.join(map(str, net.config.depths))}).", "",
         "## Data and labels", "",
         "Trained only on labels made by `expnet label` (dlib 68 landmarks + the bounded, prior-penalised "

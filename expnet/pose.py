@@ -63,6 +63,14 @@ def rodrigues(rotvec: np.ndarray) -> np.ndarray:
     return np.eye(3) + a * k + b * (k @ k)
 
 
+def mean_rotation(rotations: np.ndarray) -> np.ndarray:
+    """The rotation nearest (Frobenius) to the mean of ``(..., K, 3, 3)`` rotations, ``(..., 3, 3)``:
+    the chordal mean, exact enough for the close estimates it averages here."""
+    u, _, vt = np.linalg.svd(np.asarray(rotations, dtype=np.float64).mean(-3))
+    d = np.sign(np.linalg.det(u @ vt))  # keep a proper rotation (det +1)
+    return u @ (vt * np.stack([np.ones_like(d), np.ones_like(d), d], -1)[..., :, None])
+
+
 def project(points: np.ndarray, rotation: np.ndarray, scale, translation) -> np.ndarray:
     """Weak-perspective projection of ``(..., N, 3)`` model points to ``(..., N, 2)`` pixels."""
     rotated = np.einsum("...ij,...nj->...ni", rotation, points)

@@ -78,7 +78,7 @@ def accuracy(data, features) -> float:
 def main() -> None:
     root = Path(os.environ.get("EXPNET_DATA", "../shared/data"))
     model = FaceModel.load()
-    net = ExpNet(detector="none")
+    net = ExpNet(detector="none", crop_scales=(1.0,))  # one crop per face, as shipped before
 
     def whiten(e):
         return (e - model.expression_mean) / model.expression_std
@@ -99,7 +99,7 @@ def main() -> None:
             return whiten(LandmarkFitter(model.landmarks, FitConfig(**config)).fit(landmarks, shape).expression)
 
         result = {
-            "ExpNet (shipped)": exp,
+            "ExpNet (shipped network, one crop)": exp,
             "label pipeline: dlib 68 + fit": fit(pts),
             "raw 68 landmarks (aligned)": procrustes(pts).reshape(len(pts), -1),
             "raw 51 inner landmarks (aligned, no jaw)": procrustes(pts)[:, 17:].reshape(len(pts), -1),

@@ -2,13 +2,16 @@
 same boxes) of the plain prediction against averages over a horizontal flip (mirrored back into
 the basis with a linear map derived from the face model) and over small box shifts and scales.
 
-    python scripts/test_time_augmentation.py > reports/experiments/test-time-augmentation.md
+    python scripts/test_time_augmentation.py                      # the shipped network
+    python scripts/test_time_augmentation.py --model OTHER.onnx   # another trained network
 
-Reads CK+48, FER-2013 validation and lfw-expressions (validation identities) from EXPNET_DATA
-(default ../shared/data). An experiment, not part of the product: the result decided against
-shipping test-time augmentation.
+The tables go into reports/experiments/test-time-augmentation.md. Reads CK+48, FER-2013
+validation and lfw-expressions (validation identities) from EXPNET_DATA (default ../shared/data).
+An experiment: with two networks it chose the three-size average that `expnet.ExpNet` now runs
+(``CROP_SCALES``); each variant is built here from single crops.
 """
 
+import argparse
 import os
 from pathlib import Path
 
@@ -49,8 +52,11 @@ def accuracy(data, features) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="ONNX model (default: the shipped one)")
+    args = parser.parse_args()
     root = Path(os.environ.get("EXPNET_DATA", "../shared/data"))
-    net = ExpNet(detector="dlib-hog")
+    net = ExpNet(args.model, detector="dlib-hog", crop_scales=(1.0,))  # the variants are built here
     m, c = mirror_map(FaceModel.load())
     sets = [("ckplus48", root / "ckplus48"), ("fer2013", root / "fer2013" / "validation"),
             ("lfw-expressions", root / "lfw-expressions")]

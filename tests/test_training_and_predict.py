@@ -53,6 +53,25 @@ def test_expnet_predicts_all_fields(onnx_model):
                        face["expression_normalized"], atol=1e-3)
 
 
+def test_outputs_are_averaged_over_the_crop_sizes(onnx_model):
+    from expnet.predictor import CROP_SCALES, ExpNet
+    img = sample_path("takeo.ppm")
+    averaged = ExpNet(onnx_model).predict(img).faces[0]
+    singles = [ExpNet(onnx_model, crop_scales=(k,)).predict(img).faces[0] for k in CROP_SCALES]
+    assert len(CROP_SCALES) > 1
+    assert not np.allclose(singles[0].expression_normalized, singles[-1].expression_normalized)
+    assert np.allclose(averaged.expression_normalized, np.mean([f.expression_normalized for f in singles], 0),
+                       atol=1e-5)
+    assert np.allclose(averaged.shape, np.mean([f.shape for f in singles], 0), rtol=1e-4, atol=1e-3)
+    assert np.allclose(averaged.pose.translation, np.mean([f.pose.translation for f in singles], 0), atol=1e-3)
+    r = averaged.pose.rotation
+    assert np.allclose(r @ r.T, np.eye(3), atol=1e-9) and np.linalg.det(r) > 0
+    assert np.all(np.abs(averaged.pose.angles - np.mean([f.pose.angles for f in singles], 0)) < 1e-2)
+    for bad in ((), (0.0,), ("a",), (1.0, float("nan"))):
+        with pytest.raises(ValueError, match="crop_scales"):
+            ExpNet(onnx_model, crop_scales=bad)
+
+
 def test_crop_input_and_bad_files(onnx_model, tmp_path):
     from expnet.predictor import ExpNet
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
