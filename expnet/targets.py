@@ -23,6 +23,15 @@ MIRROR_68 = np.array(
     + list(range(54, 47, -1)) + list(range(59, 54, -1)) + list(range(64, 59, -1)) + [67, 66, 65])
 
 
+def mirror_landmarks(landmarks: np.ndarray, width) -> np.ndarray:
+    """``(..., 68, 2)`` landmarks of an image flipped left-right (``gray[:, ::-1]``), in the iBUG
+    order of the flipped face: pixel column x becomes width - 1 - x. ``width`` broadcasts over the
+    leading dimensions."""
+    out = np.asarray(landmarks, dtype=np.float64)[..., MIRROR_68, :].copy()
+    out[..., 0] = np.asarray(width, dtype=np.float64)[..., None] - 1 - out[..., 0]
+    return out
+
+
 @dataclass(frozen=True)
 class TargetCoder:
     """Encodes labels into network targets and decodes network outputs into labels."""

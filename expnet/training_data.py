@@ -26,7 +26,7 @@ from expnet.crop import ENLARGE, crop, square_box
 from expnet.fitting import LandmarkFitter
 from expnet.images import ImageError, load_image
 from expnet.landmarks import box_from_landmarks
-from expnet.targets import MIRROR_68, TargetCoder
+from expnet.targets import TargetCoder, mirror_landmarks
 
 CONTEXT = 1.3
 
@@ -114,9 +114,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     crops = np.array(crops)
     lm = np.array(landmark_rows)
     widths = np.array([r["width"] for r in rows], dtype=np.float64)
-    mirrored_lm = lm[:, MIRROR_68].copy()
-    mirrored_lm[..., 0] = widths[:, None] - 1 - mirrored_lm[..., 0]
-    fit = fitter.fit(mirrored_lm)
+    fit = fitter.fit(mirror_landmarks(lm, widths))
     # Image -> crop affine of the mirrored image: x' = W-1-x, then the crop, then flip the crop.
     m_aff = affine.copy()
     a = affine[:, 0, 0]

@@ -26,7 +26,7 @@ from expnet.fitting import FitConfig, LandmarkFitter
 from expnet.knn import knn_leave_group_out, pool
 from expnet.landmarks import DlibLandmarker
 from expnet.predictor import ExpNet
-from expnet.targets import MIRROR_68
+from expnet.targets import mirror_landmarks
 
 # whole-crop box variants (dx, dy, size), around the shipped "none" calibration
 BOXES = {"shipped crop box": (-0.031, 0.058, 0.803), "box 0.75x": (-0.031, 0.058, 0.75),
@@ -48,10 +48,8 @@ def _landmarks(job) -> tuple[np.ndarray, np.ndarray]:
     pts = predictor.predict(gray, box)
     w = gray.shape[1]
     flipped = np.ascontiguousarray(gray[:, ::-1])
-    fbox = FaceBox(w - box.x1, box.y0, w - box.x0, box.y1, box.score, box.detector)
-    back = predictor.predict(flipped, fbox)[MIRROR_68]
-    back[:, 0] = w - back[:, 0]
-    return pts, back
+    fbox = FaceBox(w - 1 - box.x1, box.y0, w - 1 - box.x0, box.y1, box.score, box.detector)
+    return pts, mirror_landmarks(predictor.predict(flipped, fbox), w)  # mirroring is its own inverse
 
 
 def procrustes(pts: np.ndarray) -> np.ndarray:

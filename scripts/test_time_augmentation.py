@@ -72,7 +72,7 @@ def main() -> None:
                 w_img = g.shape[1]
                 # the mirrored image's box: the crop convention again, or the box mirrored
                 bf = (WholeImageDetector().detect(gf)[0] if data.crops else
-                      FaceBox(w_img - b.x1, b.y0, w_img - b.x0, b.y1, b.score, b.detector))
+                      FaceBox(w_img - 1 - b.x1, b.y0, w_img - 1 - b.x0, b.y1, b.score, b.detector))
                 width = b.x1 - b.x0
                 for img, bb in ((g, b), (gf, bf)):
                     for dx, dy, size in SHIFTS:
