@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def _cmd_label(args) -> int:
-    from expnet.labeling import LabelPipeline, identities_from_csv, identity_from_rule
+    from expnet.teacher.labeling import LabelPipeline, identities_from_csv, identity_from_rule
     paths = _inputs(args, allow_video=False)
     identity = None
     if args.identities:
@@ -29,7 +29,7 @@ def _cmd_label(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from expnet.training import TrainConfig, Trainer
+    from expnet.training.trainer import TrainConfig, Trainer
     net = json.loads(args.net) if args.net else {}
     config = TrainConfig(labels=args.labels, out=args.out, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
@@ -40,7 +40,8 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from expnet.export import export_onnx, write_model_card
+    from expnet.training.export import export_onnx
+    from expnet.training.model_card import write_model_card
     path = export_onnx(args.checkpoint, args.output)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.card:
@@ -50,9 +51,9 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from expnet.outputs import PredictionWriter, read_boxes
-    from expnet.predictor import ExpNet
-    from expnet.video import VIDEO_SUFFIXES, predict_video
+    from expnet.inference.outputs import PredictionWriter, read_boxes
+    from expnet.inference.predictor import ExpNet
+    from expnet.inference.video import VIDEO_SUFFIXES, predict_video
     inputs = _inputs(args)
     user_boxes = read_boxes(args.boxes) if args.boxes else None
     net = ExpNet(args.model, detector=None if args.detector == "none" else args.detector,
@@ -63,8 +64,8 @@ def _cmd_predict(args) -> int:
     from tqdm import tqdm
     renderer = None
     if args.render:
-        from expnet.images import load_image
-        from expnet.visuals import FaceRenderer, render_prediction
+        from expnet.core.images import load_image
+        from expnet.render.visuals import FaceRenderer, render_prediction
         renderer = FaceRenderer()
     with PredictionWriter(args.output) as out:
         if out.done:  # resuming an interrupted run
@@ -88,9 +89,9 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from expnet.emotion_data import load_dataset
-    from expnet.evaluation import evaluate
-    from expnet.report import write_report
+    from expnet.evaluation.datasets import load_dataset
+    from expnet.evaluation.experiment import evaluate
+    from expnet.evaluation.report import write_report
     scales = [float(v) for v in args.scales.split(",")]
     methods = {m: m for m in args.method or ["expnet", "dlib-fit", "dlib-fit@own", "raw-pixels", "majority"]}
     methods.update({f"features:{Path(f).stem}": f"features:{f}" for f in args.features or []})
@@ -113,7 +114,7 @@ def _cmd_evaluate(args) -> int:
                                                       for s, v in by_scale.items()))
     runtime = None
     if args.runtime:
-        from expnet.bench import runtime_table
+        from expnet.bench.speed import runtime_table
         runtime = runtime_table(args.model)
     if args.report:  # always set unless given as an empty string
         meta = {"command": "expnet " + " ".join(sys.argv[1:]), "own_detector": args.own_detector,
@@ -123,11 +124,11 @@ def _cmd_evaluate(args) -> int:
 
 
 def _inputs(args, allow_video: bool = True) -> list[Path]:
-    from expnet.images import list_images
-    from expnet.video import VIDEO_SUFFIXES
+    from expnet.core.images import list_images
+    from expnet.inference.video import VIDEO_SUFFIXES
     paths = []
     if getattr(args, "sample", False):
-        from expnet.samples import sample_path
+        from expnet.core.samples import sample_path
         paths.append(sample_path())
     for src in args.inputs:
         p = Path(src)
@@ -140,10 +141,10 @@ def _inputs(args, allow_video: bool = True) -> list[Path]:
 def _cmd_render(args) -> int:
     from tqdm import tqdm
 
-    from expnet.images import ImageError, load_image
-    from expnet.predictor import ExpNet
-    from expnet.video import is_video
-    from expnet.visuals import FaceRenderer, overlay_video, render_prediction
+    from expnet.core.images import ImageError, load_image
+    from expnet.inference.predictor import ExpNet
+    from expnet.inference.video import is_video
+    from expnet.render.visuals import FaceRenderer, overlay_video, render_prediction
     inputs = _inputs(args)
     net = ExpNet(args.model, detector=args.detector)
     renderer = FaceRenderer()
@@ -172,7 +173,7 @@ def _cmd_render(args) -> int:
 
 
 def _cmd_figure(args) -> int:
-    from expnet.visuals import paper_figure
+    from expnet.evaluation.figure import paper_figure
     scales = [float(v) for v in args.scales.split(",")]
     out = paper_figure(_inputs(args, allow_video=False), Path(args.out), args.model, scales, args.detector)
     print(f"wrote {out}")
@@ -180,7 +181,7 @@ def _cmd_figure(args) -> int:
 
 
 def _cmd_model(args) -> int:
-    from expnet.facemodel import FaceModel
+    from expnet.core.facemodel import FaceModel
     model = FaceModel.load()
     if args.action == "info":
         print(json.dumps({"vertices": model.n_vertices, "shape_components": model.n_shape,
@@ -188,18 +189,24 @@ def _cmd_model(args) -> int:
                           "landmarks": int(len(model.landmark_indices)),
                           "triangles": int(len(model.triangles))}, indent=2))
     elif args.action == "export-mesh":
-        from expnet.mesh import write_mesh
+        from expnet.core.mesh import write_mesh
         write_mesh(args.path, model.vertices(), model.triangles)
         print(f"wrote the mean face to {args.path}")
     return 0
 
 
 def _cmd_bench(args) -> int:
-    from expnet import bench
-    result = {"fit": bench.bench_fit, "fit-prior": bench.bench_fit_prior,
-              "detectors": bench.bench_detectors, "net": bench.bench_net,
-              "render": bench.bench_render}[args.what](args)
-    print(json.dumps(result, indent=2))
+    from importlib import import_module
+
+    from expnet.bench import BENCHMARKS
+    module, name = BENCHMARKS[args.what].split(":")
+    bench = getattr(import_module(module), name)
+    arguments = {"net": dict(model=args.model, n_images=args.images, seed=args.seed),
+                 "fit": dict(faces=args.faces, noise=args.noise, seed=args.seed),
+                 "fit-prior": dict(faces=args.faces, noise=args.noise, seed=args.seed),
+                 "detectors": dict(data=args.data),
+                 "render": dict(seed=args.seed)}[args.what]
+    print(json.dumps(bench(**arguments), indent=2))
     return 0
 
 
@@ -283,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from the weights of this checkpoint (a further, e.g. lower-lr, stage)")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
-    p.add_argument("--net", default=None, help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
+    p.add_argument("--net", default=None,
+                   help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.detection import BoxCalibration, FaceBox
-from expnet.emotion_data import load_dataset
-from expnet.evaluation import _face_box
-from expnet.facemodel import FaceModel
-from expnet.fitting import FitConfig, LandmarkFitter
-from expnet.knn import knn_leave_group_out, pool
-from expnet.landmarks import DlibLandmarker
-from expnet.predictor import ExpNet
-from expnet.targets import mirror_landmarks
+from expnet.core.detection import BoxCalibration, FaceBox
+from expnet.core.facemodel import FaceModel
+from expnet.core.ibug68 import mirror_landmarks
+from expnet.evaluation.datasets import load_dataset
+from expnet.evaluation.knn import knn_leave_group_out, pool
+from expnet.evaluation.methods import face_box_at_scale
+from expnet.inference.predictor import ExpNet
+from expnet.teacher.fitting import FitConfig, LandmarkFitter
+from expnet.teacher.landmarks import DlibLandmarker
 
 # whole-crop box variants (dx, dy, size), around the shipped "none" calibration
 BOXES = {"shipped crop box": (-0.031, 0.058, 0.803), "box 0.75x": (-0.031, 0.058, 0.75),
@@ -43,7 +43,7 @@ def _init() -> None:
 def _landmarks(job) -> tuple[np.ndarray, np.ndarray]:
     """68 landmarks of the image and those of its mirror image, mapped back (point order and x)."""
     path, crops = job
-    gray, box = _face_box(path, 1.0, crops, False, None)
+    gray, box = face_box_at_scale(path, 1.0, crops, False, None)
     predictor = _WORKER["landmarker"]
     pts = predictor.predict(gray, box)
     w = gray.shape[1]
@@ -85,11 +85,11 @@ def main() -> None:
     rows: dict[str, list[float]] = {}
     for name, path in sets:
         data = load_dataset(name, path)
-        grays = [_face_box(str(p), 1.0, data.crops, False, None)[0] for p in data.paths]
+        grays = [face_box_at_scale(str(p), 1.0, data.cropped, False, None)[0] for p in data.paths]
 
         exp, _, shape = network(net, grays, BOXES["shipped crop box"])
         with mp.get_context("fork").Pool(os.cpu_count() or 1, initializer=_init) as workers:
-            found = workers.map(_landmarks, [(str(p), data.crops) for p in data.paths], chunksize=32)
+            found = workers.map(_landmarks, [(str(p), data.cropped) for p in data.paths], chunksize=32)
         pts = np.array([f[0] for f in found])
         mirrored = np.array([f[1] for f in found])
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from expnet.detection import FaceBox, WholeImageDetector
-from expnet.emotion_data import load_dataset
-from expnet.evaluation import _face_box
-from expnet.facemodel import FaceModel
-from expnet.knn import knn_leave_group_out, pool
-from expnet.predictor import ExpNet
+from expnet.core.detection import FaceBox, WholeImageDetector
+from expnet.core.facemodel import FaceModel
+from expnet.evaluation.datasets import load_dataset
+from expnet.evaluation.knn import knn_leave_group_out, pool
+from expnet.evaluation.methods import face_box_at_scale
+from expnet.inference.predictor import ExpNet
 
 # (dx, dy, size) of the box, in box widths
 SHIFTS = [(0, 0, 1), (0, 0, 0.94), (0, 0, 1.06), (0.03, 0, 1), (-0.03, 0, 1), (0, 0.03, 1), (0, -0.03, 1)]
@@ -67,11 +67,11 @@ def main() -> None:
         for scale in (1.0, 0.2):
             crops = []
             for p in data.paths:
-                g, b = _face_box(str(p), scale, data.crops, False, net.detector)
+                g, b = face_box_at_scale(str(p), scale, data.cropped, False, net.detector)
                 gf = np.ascontiguousarray(g[:, ::-1])
                 w_img = g.shape[1]
                 # the mirrored image's box: the crop convention again, or the box mirrored
-                bf = (WholeImageDetector().detect(gf)[0] if data.crops else
+                bf = (WholeImageDetector().detect(gf)[0] if data.cropped else
                       FaceBox(w_img - 1 - b.x1, b.y0, w_img - 1 - b.x0, b.y1, b.score, b.detector))
                 width = b.x1 - b.x0
                 for img, bb in ((g, b), (gf, bf)):

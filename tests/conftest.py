@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from expnet.cli import main
-from expnet.facemodel import FaceModel
-from expnet.samples import sample_path
+from expnet.core.facemodel import FaceModel
+from expnet.core.samples import sample_path
 
 DATA = Path(os.environ.get("EXPNET_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
@@ -48,7 +48,7 @@ def trained(tmp_path_factory):
     held = root / "val.txt"
     held.write_text("carl\n")
     out = root / "run"
-    from expnet.training import TrainConfig, Trainer
+    from expnet.training.trainer import TrainConfig, Trainer
     cfg = dict(labels=[str(labels)], out=str(out), input_size=64, batch_size=4, optimizer="adamw",
                lr=1e-3, net=json.loads(TINY_NET), val_identities=str(held), cache=str(root / "cache"))
     first = Trainer(TrainConfig(epochs=1, **cfg), progress=False).run()
@@ -68,7 +68,8 @@ def onnx_model(trained):
 def sample_video(path: Path, frames: int) -> Path:
     """A short MJPG clip of the takeo sample face."""
     import cv2
-    from expnet.images import load_image
+
+    from expnet.core.images import load_image
     frame = cv2.resize(load_image(sample_path("takeo.ppm")), (160, 240))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 240))
     for _ in range(frames):

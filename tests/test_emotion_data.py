@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from expnet.emotion_data import DatasetError, load_ckplus48, load_ckplus_official, load_dataset, load_emotion_folders
+from expnet.evaluation.datasets import (
+    DatasetError,
+    load_ckplus48,
+    load_ckplus_official,
+    load_dataset,
+    load_emotion_folders,
+)
 
 
 def _img(path):
@@ -29,7 +35,7 @@ def test_official_ck_layout(tmp_path):
     lab.parent.mkdir(parents=True)
     lab.write_text("   3.0000000e+00\n")
     data = load_ckplus_official(tmp_path)
-    assert list(data.labels) == ["disgust"] and data.paths[0].endswith("00000003.png") and not data.crops
+    assert list(data.labels) == ["disgust"] and data.paths[0].endswith("00000003.png") and not data.cropped
 
 
 def test_folder_layout_and_errors(tmp_path):

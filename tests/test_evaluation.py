@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from expnet.cli import main
-from expnet.images import load_image
-from expnet.samples import read_pts, sample_path
+from expnet.core.images import load_image
+from expnet.core.samples import read_pts, sample_path
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_evaluate_writes_report(folder_dataset, onnx_model, tmp_path):
 
 
 def test_external_features_file(folder_dataset, tmp_path):
-    from expnet.emotion_data import load_emotion_folders
+    from expnet.evaluation.datasets import load_emotion_folders
     data = load_emotion_folders(folder_dataset)
     feats = np.array([[0.0] if lab == "happy" else [5.0] for lab in data.labels])
     np.savez(tmp_path / "mine.npz", image=data.paths, features=feats)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from expnet.facemodel import LinearModel
+from expnet.core.facemodel import LinearModel
 
 
 def test_basis_dimensions(model):

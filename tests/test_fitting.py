@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from expnet.bench import synthetic_faces
-from expnet.fitting import FitConfig, LandmarkFitter
+from expnet.bench.synthetic import synthetic_faces
+from expnet.teacher.fitting import FitConfig, LandmarkFitter
 
 
 @pytest.fixture(scope="module")

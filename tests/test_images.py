@@ -1,11 +1,11 @@
-import zlib
 import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from expnet.images import ImageError, list_images, load_image, to_gray
+from expnet.core.images import ImageError, list_images, load_image, to_gray
 
 
 def _png_header_only(path, width, height):

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from expnet.knn import knn_leave_group_out, majority_baseline, pool
+from expnet.evaluation.knn import knn_leave_group_out, majority_baseline, pool
 
 
 def test_perfectly_separable_is_perfect():
     rng = np.random.default_rng(0)
     labels = np.repeat(["a", "b", "c"], 20)
     centres = {"a": [0, 0], "b": [10, 0], "c": [0, 10]}
-    x = np.array([centres[l] for l in labels]) + rng.normal(0, 0.5, (60, 2))
+    x = np.array([centres[label] for label in labels]) + rng.normal(0, 0.5, (60, 2))
     pred, s = knn_leave_group_out(x, labels, np.arange(60).astype(str))
     assert s.accuracy == 1.0 and s.mean_class_accuracy == 1.0
     assert np.array_equal(np.diag(s.confusion), [20, 20, 20])

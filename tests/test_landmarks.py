@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from expnet.detection import DetectorChain, FaceBox
-from expnet.fitting import inter_ocular
-from expnet.images import load_image
-from expnet.landmarks import DlibLandmarker, box_from_landmarks
-from expnet.samples import read_pts, sample_path
+from expnet.core.detection import DetectorChain, FaceBox
+from expnet.core.ibug68 import inter_ocular
+from expnet.core.images import load_image
+from expnet.core.samples import read_pts, sample_path
+from expnet.teacher.landmarks import DlibLandmarker, box_from_landmarks
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from expnet.bench import synthetic_faces  # noqa: E402
-from expnet.fitting import LandmarkFitter  # noqa: E402
-from expnet.network import ExpNetCNN, NetConfig, count_macs  # noqa: E402
-from expnet.pose import project  # noqa: E402
-from expnet.targets import MIRROR_68, TargetCoder  # noqa: E402
-from expnet.training_data import SampleSet, make_batch  # noqa: E402
+from expnet.bench.synthetic import synthetic_faces  # noqa: E402
+from expnet.core.ibug68 import MIRROR_68  # noqa: E402
+from expnet.core.pose import project  # noqa: E402
+from expnet.inference.targets import TargetCoder  # noqa: E402
+from expnet.teacher.fitting import LandmarkFitter  # noqa: E402
+from expnet.training.data import SampleSet, make_batch  # noqa: E402
+from expnet.training.network import ExpNetCNN, NetConfig, count_macs  # noqa: E402
 
 SMALL = NetConfig(input_size=64, stem=8, widths=(8, 16, 16, 24), depths=(1, 1, 1, 1), hidden=16)
 
@@ -47,7 +48,7 @@ def test_mirrored_landmarks_fit_mirrored_pose(model):
 
 def _tiny_samples(model, n=6, side=83):
     faces = synthetic_faces(model.landmarks, n, 0.0, seed=2)
-    from expnet.pose import euler_to_rotation
+    from expnet.core.pose import euler_to_rotation
     rot = euler_to_rotation(*np.radians(faces["angles"]).T)
     rng = np.random.default_rng(0)
     return SampleSet(
@@ -66,7 +67,7 @@ def test_batch_targets_decode_to_the_labelled_pose(model):
     # Decoding the pose targets through the batch's crop gives back the image-space pose:
     # project the landmarks both ways and compare in image pixels.
     side = samples.crops.shape[1]
-    from expnet.training_data import CONTEXT
+    from expnet.training.data import CONTEXT
     base = side / CONTEXT
     k = 64 / base
     off = (side - base) / 2
@@ -81,7 +82,7 @@ def test_batch_targets_decode_to_the_labelled_pose(model):
 
 
 def test_augmented_batches_vary_and_stay_in_range(model):
-    from expnet.training_data import Augment
+    from expnet.training.data import Augment
     samples = _tiny_samples(model)
     coder = TargetCoder.from_model(model.landmarks)
     a = make_batch(samples, np.arange(6), 64, coder, np.random.default_rng(1), Augment())

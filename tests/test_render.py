@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 
-from expnet.render import MeshShader, blend_shading, draw_landmarks, rasterize
+from expnet.render.rasterizer import MeshShader, blend_shading, draw_landmarks, rasterize
 
 
 def brute_force(vertices, triangles, h, w):
@@ -57,8 +57,8 @@ def test_large_triangle_is_subdivided_exactly():
 
 
 def test_synthetic_face_projects_where_the_camera_says(model):
-    from expnet.pose import Pose, euler_to_rotation
-    from expnet.reconstruct import reconstruct
+    from expnet.core.pose import Pose, euler_to_rotation
+    from expnet.render.reconstruct import reconstruct
     pose = Pose(euler_to_rotation(0.1, -0.5, 0.05), np.array([160.0, 130.0]), 0.0011)
     mesh = reconstruct(model, None, None, pose)
     shader = MeshShader(mesh.triangles, model.n_vertices)

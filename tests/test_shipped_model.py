@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from expnet.predictor import ExpNet, default_model_path
-from expnet.samples import sample_path
+from expnet.core.samples import sample_path
+from expnet.inference.predictor import ExpNet, default_model_path
 
 
 def test_shipped_model_is_small_and_described():
@@ -30,7 +30,7 @@ def test_default_photo_gives_a_plausible_face():
     d = result.to_dict()
     json.dumps(d)  # serialisable as a JSON Lines row
     # the projected model face lies on the detected face
-    from expnet.facemodel import FaceModel
+    from expnet.core.facemodel import FaceModel
     pts = face.pose.project(FaceModel.load().landmarks.vertices(face.shape, face.expression))
     x0, y0, x1, y1 = face.box
     centre = pts.mean(0)
@@ -38,8 +38,8 @@ def test_default_photo_gives_a_plausible_face():
 
 
 def test_ckplus48_accuracy(shared_data, tmp_path):
-    from expnet.emotion_data import load_dataset
-    from expnet.evaluation import evaluate
+    from expnet.evaluation.datasets import load_dataset
+    from expnet.evaluation.experiment import evaluate
     root = shared_data / "ckplus48"
     if not root.is_dir():
         pytest.skip(f"{root} not found")
@@ -53,8 +53,8 @@ def test_ckplus48_accuracy(shared_data, tmp_path):
 
 
 def test_small_faces_hold_up_on_held_out_lfw_identities(shared_data, tmp_path):
-    from expnet.emotion_data import load_dataset
-    from expnet.evaluation import evaluate
+    from expnet.evaluation.datasets import load_dataset
+    from expnet.evaluation.experiment import evaluate
     root = shared_data / "lfw-expressions"
     if not root.is_dir():
         pytest.skip(f"{root} not found")

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch")
 
 from expnet.cli import main  # noqa: E402
-from expnet.samples import sample_path  # noqa: E402
+from expnet.core.samples import sample_path  # noqa: E402
 
 
 def test_training_writes_log_curves_and_checkpoints(trained):
@@ -24,7 +24,7 @@ def test_training_writes_log_curves_and_checkpoints(trained):
 
 
 def test_training_resumes(trained):
-    from expnet.training import TrainConfig, Trainer
+    from expnet.training.trainer import TrainConfig, Trainer
     root, out, cfg, first = trained
     resumed_dir = root / "resumed"
     shutil.copytree(out, resumed_dir)
@@ -38,7 +38,7 @@ def test_training_resumes(trained):
 
 
 def test_expnet_predicts_all_fields(onnx_model):
-    from expnet.predictor import ExpNet
+    from expnet.inference.predictor import ExpNet
     net = ExpNet(onnx_model)
     result = net.predict(sample_path("takeo.ppm"))
     assert result.error is None and len(result.faces) == 1
@@ -54,7 +54,7 @@ def test_expnet_predicts_all_fields(onnx_model):
 
 
 def test_outputs_are_averaged_over_the_crop_sizes(onnx_model):
-    from expnet.predictor import CROP_SCALES, ExpNet
+    from expnet.inference.predictor import CROP_SCALES, ExpNet
     img = sample_path("takeo.ppm")
     averaged = ExpNet(onnx_model).predict(img).faces[0]
     singles = [ExpNet(onnx_model, crop_scales=(k,)).predict(img).faces[0] for k in CROP_SCALES]
@@ -73,7 +73,7 @@ def test_outputs_are_averaged_over_the_crop_sizes(onnx_model):
 
 
 def test_crop_input_and_bad_files(onnx_model, tmp_path):
-    from expnet.predictor import ExpNet
+    from expnet.inference.predictor import ExpNet
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     net = ExpNet(onnx_model, detector=None)
     crop = np.full((60, 50), 120, np.uint8)
@@ -110,8 +110,9 @@ def test_cli_predict_formats_and_user_boxes(onnx_model, tmp_path):
 
 def test_video_frames_and_clip_mean(onnx_model, tmp_path):
     from conftest import sample_video
-    from expnet.predictor import ExpNet
-    from expnet.video import predict_video
+
+    from expnet.inference.predictor import ExpNet
+    from expnet.inference.video import predict_video
     path = sample_video(tmp_path / "clip.avi", 5)
     items = list(predict_video(ExpNet(onnx_model), path))
     clip = items[-1]
@@ -139,7 +140,7 @@ def test_predict_resumes_an_interrupted_jsonl(onnx_model, tmp_path):
 
 
 def test_second_stage_starts_from_a_checkpoint(trained):
-    from expnet.training import TrainConfig, Trainer
+    from expnet.training.trainer import TrainConfig, Trainer
     root, out, cfg, first = trained
     stage = {**cfg, "out": str(root / "stage2"), "lr": 1e-4, "init": str(out / "best.pt")}
     result = Trainer(TrainConfig(epochs=1, **stage), progress=False).run()
@@ -151,7 +152,7 @@ def test_second_stage_starts_from_a_checkpoint(trained):
 
 
 def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path):
-    from expnet.predictor import ExpNet
+    from expnet.inference.predictor import ExpNet
     (tmp_path / "bad.jpg").write_bytes(b"")
     inputs = [sample_path("takeo.ppm"), tmp_path / "bad.jpg", sample_path("takeo.ppm")]
     net = ExpNet(onnx_model)
@@ -161,7 +162,7 @@ def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path):
 
 
 def test_cosine_schedule_decays_to_zero_and_fixes_its_length(trained):
-    from expnet.training import TrainConfig, Trainer
+    from expnet.training.trainer import TrainConfig, Trainer
     root, _, cfg, _ = trained
     cos = {**cfg, "out": str(root / "cosine"), "schedule": "cosine", "lr": 1e-3}
     result = Trainer(TrainConfig(epochs=3, **cos), progress=False).run()

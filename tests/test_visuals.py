@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from expnet.cli import main
-from expnet.samples import sample_path
+from expnet.core.samples import sample_path
 
 
 def test_render_image_writes_overlay_frontal_and_a_clean_mesh(onnx_model, tmp_path, model):

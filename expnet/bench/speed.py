@@ -1,0 +1,110 @@
+"""``expnet bench net`` and the runtime table: ExpNet against the landmark pipeline, same images."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from expnet.bench.synthetic import benchmark_images
+from expnet.core.crop import ENLARGE
+from expnet.core.detection import DetectorChain
+from expnet.core.facemodel import FaceModel
+from expnet.inference.predictor import ExpNet
+from expnet.teacher.fitting import LandmarkFitter
+from expnet.teacher.landmarks import DlibLandmarker
+
+
+def bench_net(model: str | None = None, n_images: int = 200, seed: int = 0) -> dict:
+    """Network faces/s at batch 1 and 64, ExpNet end to end on ``n_images`` synthetic 640x480
+    frames (one process and one per core), and the landmark pipeline on the same frames."""
+    net = ExpNet(model, detector="dlib-hog")
+    s = net.input_size
+    rng = np.random.default_rng(seed)
+    k = len(net.crop_scales)  # crops per face: a face costs k network passes
+    out: dict = {"model": str(model or "shipped"), "input_size": s, "crops_per_face": k}
+    for batch in (1, 64):  # faces per batch; their crops run in chunks of 64, as predict runs them
+        crops = rng.uniform(0, 255, (batch * k, s, s)).astype(np.float32)
+        for _ in range(3):
+            net.run_crops(crops)
+        reps = max(5, 300 // batch)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            net.run_crops(crops)
+        dt = (time.perf_counter() - t0) / reps
+        out[f"network_faces_per_s_batch{batch}"] = round(batch / dt, 1)
+        out[f"network_ms_per_face_batch{batch}"] = round(1e3 * dt / batch, 3)
+    images = benchmark_images(n_images, seed)
+    list(net.predict_many(images[:4]))
+    t0 = time.perf_counter()
+    preds = list(net.predict_many(images))
+    e2e = time.perf_counter() - t0
+    out["end_to_end_images_per_s"] = round(len(images) / e2e, 1)
+    out["end_to_end_faces_found"] = sum(bool(p.faces) for p in preds)
+    workers = os.cpu_count() or 1
+    t0 = time.perf_counter()
+    preds = list(net.predict_many(images, workers=workers))
+    e2e_par = time.perf_counter() - t0
+    out[f"end_to_end_images_per_s_{workers}_workers"] = round(len(images) / e2e_par, 1)
+    # The landmark pipeline on the same images, same detector: detect + 68 landmarks + fit.
+    detector, landmarker = DetectorChain("dlib-hog"), DlibLandmarker()
+    fitter = LandmarkFitter(FaceModel.load().landmarks)
+    t0 = time.perf_counter()
+    found = 0
+    for img in images:
+        boxes = detector.detect(img)
+        if boxes:
+            fitter.fit(landmarker.predict(img, boxes[0]))
+            found += 1
+    lm = time.perf_counter() - t0
+    out["landmark_pipeline_images_per_s"] = round(len(images) / lm, 1)
+    out["landmark_pipeline_faces_found"] = found
+    out["speedup_vs_landmark_pipeline"] = round(lm / e2e, 2)  # both in one process
+    out["images"] = len(images)
+    return out
+
+
+def runtime_table(model: str | None = None, n_images: int = 60, seed: int = 0) -> dict:
+    """The paper's Table I on this machine: ms per face for each stage, on 640x480 images."""
+    images = benchmark_images(n_images, seed)
+    detector, landmarker = DetectorChain("dlib-hog"), DlibLandmarker()
+    fitter = LandmarkFitter(FaceModel.load().landmarks)
+
+    def per_item(fn, items):
+        fn(items[0])
+        t0 = time.perf_counter()
+        out = [fn(x) for x in items]
+        return 1e3 * (time.perf_counter() - t0) / len(items), out
+
+    det_ms, boxes = per_item(detector.detect, images)
+    found = [(img, b[0]) for img, b in zip(images, boxes) if b]
+    lm_ms, pts = per_item(lambda ib: landmarker.predict(*ib), found)
+    fit_ms, _ = per_item(lambda p: fitter.fit(p), pts)
+    batch = np.array(pts)
+    fitter.fit(batch)
+    t0 = time.perf_counter()
+    fitter.fit(batch)
+    fit_batch_ms = 1e3 * (time.perf_counter() - t0) / len(batch)
+    net = ExpNet(model, detector="dlib-hog")
+    k = len(net.crop_scales)  # crops per face
+    crop_ms, per_face = per_item(lambda ib: net.crop_faces(ib[0], [ib[1]])[0], found)
+    net1_ms, _ = per_item(lambda c: net.run_crops(c, k), per_face)  # one face (its k crops) per run
+    crops = np.concatenate(per_face)
+    net.run_crops(crops)
+    t0 = time.perf_counter()
+    net.run_crops(crops)
+    net64_ms = 1e3 * (time.perf_counter() - t0) / len(found)
+    r = lambda v: round(float(v), 3)  # noqa: E731
+    return {
+        "face detection (dlib-hog, 640x480)": r(det_ms),
+        "68 landmarks (dlib)": r(lm_ms),
+        "fit, one face at a time": r(fit_ms),
+        "fit, batched": r(fit_batch_ms),
+        f"crop (square, {ENLARGE:g}x, resize; {k} sizes)": r(crop_ms),
+        f"network, batch 1 ({k} crops, onnxruntime)": r(net1_ms),
+        f"network, batches of 64 crops ({k} per face)": r(net64_ms),
+        "landmark pipeline per face (landmarks + fit, after detection)": r(lm_ms + fit_ms),
+        "ExpNet per face (crop + network batch 1, after detection)": r(crop_ms + net1_ms),
+        "faces timed": len(found),
+    }

@@ -1,0 +1,53 @@
+"""Score methods on an emotion dataset: features at each scale (cached) -> clip pooling -> 5-NN,
+leave-one-group-out (the paper's protocol)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from expnet.core.atomic import atomic_path
+from expnet.evaluation.datasets import EmotionSet
+from expnet.evaluation.knn import EmotionScore, knn_leave_group_out, majority_baseline, pool
+from expnet.evaluation.methods import FeatureExtractor, make_method
+
+SCALES = (1.0, 0.8, 0.6, 0.4, 0.2)
+
+
+def cached_features(method: FeatureExtractor, data: EmotionSet, scale: float, own_detector: bool,
+                    cache_dir: Path, progress: bool = True) -> np.ndarray:
+    key = json.dumps([method.name, method.version(), data.name, len(data),
+                      hashlib.sha1("\n".join(data.paths.tolist()).encode()).hexdigest()[:12],
+                      scale, own_detector])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    path = cache_dir / f"{method.name.replace(':', '_')}-{data.name}-{scale}-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    feats = method.extract(data.paths.tolist(), scale, data.cropped, own_detector, progress)
+    with atomic_path(path) as tmp:
+        np.save(tmp, feats)
+    return feats
+
+
+def evaluate(data: EmotionSet, method_name: str, scales=SCALES, own_detector: bool = False,
+             model: str | None = None, cache_dir: str | os.PathLike = "outputs/cache/features",
+             progress: bool = True, k: int = 5) -> dict[float, EmotionScore]:
+    """Score one method on one dataset at each scale."""
+    classes = data.classes
+    results = {}
+    if method_name.endswith("@own"):  # this method runs its own detector on the downscaled image
+        method_name, own_detector = method_name[: -len("@own")], True
+    if method_name == "majority":
+        _, units_labels, units_groups, _ = pool(np.zeros((len(data), 1)), data.labels, data.groups, data.clips)
+        s = majority_baseline(units_labels, units_groups, classes)[1]
+        return {scale: s for scale in scales}
+    method = make_method(method_name, model)
+    for scale in scales:
+        feats = cached_features(method, data, scale, own_detector, Path(cache_dir), progress)
+        x, y, g, _ = pool(feats, data.labels, data.groups, data.clips)
+        results[scale] = knn_leave_group_out(x, y, g, k, classes)[1]
+    return results

@@ -1,0 +1,65 @@
+"""The paper's qualitative figure (its Fig. 5-6): ExpNet beside its landmark teacher, at full size
+and downscaled, rendered as frontal faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from expnet.core.atomic import atomic_path
+from expnet.core.images import downscale, load_image
+from expnet.inference.predictor import ExpNet
+from expnet.render.visuals import FaceRenderer
+from expnet.teacher.fitting import LandmarkFitter
+from expnet.teacher.landmarks import DlibLandmarker
+
+
+def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
+                 scales=(1.0, 0.2), detector: str = "dlib-hog") -> Path:
+    """The paper's qualitative figure: per image and scale, the input, then for ExpNet and for the
+    landmark baseline (dlib 68 + fit) the subject's shape alone and shape + expression, frontal.
+    The face box is found once at full scale and scaled with the image (same box for both)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    renderer = FaceRenderer()
+    net = ExpNet(model, detector=detector)
+    landmarker = DlibLandmarker()
+    fitter = LandmarkFitter(renderer.model.landmarks)
+    rows = []
+    for path in images:
+        full = load_image(path, "L")
+        boxes = net.find_faces(full)
+        if not boxes:
+            raise ValueError(f"{path}: no face found")
+        box = boxes[0]
+        for scale in scales:
+            img = downscale(full, scale)
+            f = img.shape[1] / full.shape[1]
+            b = [box.x0 * f, box.y0 * f, box.x1 * f, box.y1 * f]
+            pred = net.predict(img, boxes=[b]).faces[0]
+            fit = fitter.fit(landmarker.predict(img, np.array(b)))
+            rows.append((Path(path).name, scale, img, [
+                renderer.frontal(pred.shape, None), renderer.frontal(pred.shape, pred.expression),
+                renderer.frontal(fit.shape[0], None), renderer.frontal(fit.shape[0], fit.expression[0])]))
+    titles = ["input", "ExpNet: shape", "ExpNet: shape + expression", "landmarks + fit: shape",
+              "landmarks + fit: shape + expression"]
+    fig, axes = plt.subplots(len(rows), 5, figsize=(12.5, 2.6 * len(rows)), squeeze=False)
+    for r, (name, scale, img, renders) in enumerate(rows):
+        axes[r, 0].imshow(img, cmap="gray", interpolation="nearest")
+        axes[r, 0].set_ylabel(f"{name}\nscale {scale:g} ({img.shape[1]}x{img.shape[0]})", fontsize=8)
+        for c, rgb in enumerate(renders, 1):
+            axes[r, c].imshow(rgb)
+        for c in range(5):
+            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(titles[c], fontsize=9)
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    return out
+
+

@@ -1,0 +1,185 @@
+"""Inference: ``expnet.ExpNet``, the one entry point to the landmark-free regressor.
+
+image -> face detector (or user boxes, or the whole image) -> square crops, enlarged 1.25x, at
+three sizes -> network (onnxruntime, batched across faces and images) -> expression, pose, shape
+averaged over the crops.
+
+>>> net = ExpNet()                       # the shipped model, dlib-hog detector
+>>> result = net.predict("face.jpg")     # ImagePrediction with one FacePrediction per face
+>>> result.faces[0].expression           # raw 3DDFA-basis coefficients (param[52:62])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from expnet.core.crop import ENLARGE
+from expnet.core.detection import FaceBox
+from expnet.core.pose import Pose, mean_rotation
+from expnet.inference.cropper import CROP_SCALES, FaceCropper, PreparedImage, check_crop_scales
+from expnet.inference.results import FacePrediction, ImagePrediction
+from expnet.inference.targets import TargetCoder
+
+
+def default_model_path() -> Path:
+    """The model that ships with the package."""
+    return Path(str(resources.files("expnet").joinpath("models/expnet.onnx")))
+
+
+class ExpNet:
+    """Landmark-free 3D expression, pose and shape from face images.
+
+    Parameters
+    ----------
+    model : path, optional
+        An ONNX file from ``expnet export`` (default: the shipped one).
+    detector : str
+        A backend or chain of :mod:`expnet.core.detection`; ``"none"``: inputs are face crops.
+    threads : int, optional
+        onnxruntime's threads (default: all cores).
+    max_faces : int, optional
+        Faces kept per image, largest first.
+    crop_scales : sequence of float
+        Box sizes whose outputs are averaged per face (``(1.0,)``: one crop, a third of the
+        network's time).
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, detector: str = "dlib-hog",
+                 threads: int | None = None, max_faces: int | None = None,
+                 crop_scales: Sequence[float] = CROP_SCALES):
+        crop_scales = check_crop_scales(crop_scales)  # before the (slower) session is built
+        import onnxruntime as ort
+        path = Path(model) if model else default_model_path()
+        if not path.exists():
+            raise FileNotFoundError(f"model file {path} not found")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "expnet" not in meta:
+            raise ValueError(f"{path} is not an expnet model (no 'expnet' metadata)")
+        self.metadata = json.loads(meta["expnet"])
+        self.input_size = int(self.metadata["net_config"]["input_size"])
+        self.enlarge = float(self.metadata["crop"].get("enlarge", ENLARGE))
+        self.coder = TargetCoder.from_dict(self.metadata["coder"])
+        self.cropper = FaceCropper(detector, self.input_size, self.enlarge, max_faces, crop_scales)
+
+    @property
+    def crop_scales(self) -> tuple[float, ...]:
+        return self.cropper.crop_scales
+
+    @property
+    def detector(self):
+        """The face detector chain, or None when inputs are face crops."""
+        return self.cropper.detector
+
+    # -- the network on crops -------------------------------------------------------------------
+    def run_crops(self, crops: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Network outputs (whitened) for (B, S, S) grey crops (0-255)."""
+        crops = np.asarray(crops, dtype=np.float32)
+        s = self.input_size
+        if crops.ndim != 3 or crops.shape[1:] != (s, s):
+            raise ValueError(f"crops must have shape (B, {s}, {s}); got {crops.shape}")
+        outs = [self.session.run(None, {"pixels": crops[i:i + batch_size, None]})
+                for i in range(0, len(crops), batch_size)]
+        if not outs:
+            k_e, k_s = len(self.coder.expression_mean), len(self.coder.shape_mean)
+            return np.zeros((0, k_e), np.float32), np.zeros((0, 6), np.float32), np.zeros((0, k_s), np.float32)
+        return tuple(np.concatenate([o[k] for o in outs]) for k in range(3))
+
+    def crop_faces(self, gray: np.ndarray, boxes: list[FaceBox]) -> tuple[np.ndarray, np.ndarray]:
+        """The network's crops and image->crop affines of ``boxes`` (see :class:`FaceCropper`)."""
+        return self.cropper.crop_faces(gray, boxes)
+
+    def decode(self, outputs, boxes: list[FaceBox], affines: np.ndarray) -> list[FacePrediction]:
+        """Predictions for ``boxes`` from the network's outputs on their ``crop_faces`` crops; the
+        K crops of a face are averaged (whitened coefficients; pose in image space)."""
+        e, p, s = (np.asarray(o, dtype=np.float64) for o in outputs)
+        n, k = len(boxes), len(self.crop_scales)
+        if len(e) != n * k:
+            raise ValueError(f"{len(e)} network outputs for {n} faces x {k} crops")
+        rotation, scale, translation = self.coder.decode_pose(p, affines, self.input_size)
+        rotation = mean_rotation(rotation.reshape(n, k, 3, 3))
+        scale, translation = scale.reshape(n, k).mean(1), translation.reshape(n, k, 2).mean(1)
+        e, s = e.reshape(n, k, -1).mean(1), s.reshape(n, k, -1).mean(1)
+        expression, shape = self.coder.decode_expression(e), self.coder.decode_shape(s)
+        return [FacePrediction(b.as_array(), b.score, b.detector, expression[i], e[i],
+                               Pose(rotation[i], translation[i], float(scale[i])), shape[i])
+                for i, b in enumerate(boxes)]
+
+    # -- images ---------------------------------------------------------------------------------
+    def find_faces(self, gray: np.ndarray, boxes=None) -> list[FaceBox]:
+        """User ``boxes`` if given, else the detector's (largest first)."""
+        return self.cropper.find_faces(gray, boxes)
+
+    def predict(self, image, boxes=None) -> ImagePrediction:
+        """One image: a path or an (H, W) / (H, W, 3) uint8 array."""
+        return next(iter(self.predict_many([image], None if boxes is None else [boxes])))
+
+    def predict_many(self, images: Iterable, boxes: list | None = None, batch_size: int = 64,
+                     workers: int = 1) -> Iterator[ImagePrediction]:
+        """Images (paths or arrays) -> predictions, in order; faces of several images share a batch.
+
+        ``workers > 1`` decodes, detects and crops in that many processes while this one runs the
+        network (detection dominates the time on full frames).
+        """
+        if workers > 1:
+            prepared = self._prepare_parallel(images, boxes, workers)
+        else:
+            prepared = (self.cropper.prepare(image, None if boxes is None else boxes[k])
+                        for k, image in enumerate(images))
+        pending: list[PreparedImage] = []
+        n_faces = 0
+        for item in prepared:
+            pending.append(item)
+            n_faces += len(item.boxes)
+            if n_faces >= batch_size:
+                yield from self._flush(pending)
+                pending, n_faces = [], 0
+        yield from self._flush(pending)
+
+    def _prepare_parallel(self, images, boxes, workers: int):
+        import multiprocessing as mp
+        jobs = ((image, None if boxes is None else boxes[k]) for k, image in enumerate(images))
+        ctx = mp.get_context("fork")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=self.cropper.settings()) as pool:
+            yield from pool.imap(_prepare_job, jobs, chunksize=4)
+
+    def _flush(self, pending: list[PreparedImage]):
+        with_faces = [p for p in pending if p.boxes]
+        if with_faces:
+            crops = np.concatenate([p.crops for p in with_faces])
+            affines = np.concatenate([p.affines for p in with_faces])
+            faces = [b for p in with_faces for b in p.boxes]
+            decoded = self.decode(self.run_crops(crops), faces, affines)
+            i = 0
+            for p in with_faces:
+                p.prediction.faces = decoded[i:i + len(p.boxes)]
+                i += len(p.boxes)
+        for p in pending:
+            if p.prediction.error is None and not p.boxes:
+                p.prediction.error = "no face found"
+            yield p.prediction
+
+
+# Per worker process: its own detect-and-crop object (no onnxruntime session), built by the
+# pool's initializer because dlib's detectors cannot be pickled.
+_WORKER: FaceCropper | None = None
+
+
+def _init_worker(*settings) -> None:
+    global _WORKER
+    _WORKER = FaceCropper(*settings)
+
+
+def _prepare_job(job) -> PreparedImage:
+    if _WORKER is None:
+        raise RuntimeError("worker process used before its initializer ran")
+    return _WORKER.prepare(*job)

@@ -1,0 +1,81 @@
+"""What the network regresses, and back: whitened coefficients and crop-relative pose.
+
+Expression and shape are whitened by the model prior, ``(c - prior_mean) / prior_std``. Pose is
+expressed relative to the face crop the network sees, so that it does not depend on where the face
+sits in the image: (pitch, yaw, roll) in radians, the log of the projected face size as a fraction
+of the crop, and the projected model origin in crop units; these six are then standardised by
+statistics of the training labels (stored with the model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from expnet.core.facemodel import LinearModel
+from expnet.core.pose import euler_to_rotation, rotation_to_euler
+
+
+@dataclass(frozen=True)
+class TargetCoder:
+    """Encodes labels into network targets and decodes network outputs into labels."""
+
+    expression_mean: np.ndarray
+    expression_std: np.ndarray
+    shape_mean: np.ndarray
+    shape_std: np.ndarray
+    model_radius: float          # RMS radius of the mean 68 landmarks, model units
+    pose_mean: np.ndarray        # (6,) statistics of the raw pose targets
+    pose_std: np.ndarray
+
+    @classmethod
+    def from_model(cls, model: LinearModel, pose_mean=None, pose_std=None) -> TargetCoder:
+        mean = model.vertices()
+        radius = float(np.sqrt(((mean - mean.mean(0)) ** 2).sum(1).mean()))
+        return cls(model.expression_mean, model.expression_std, model.shape_mean, model.shape_std,
+                   radius, np.zeros(6) if pose_mean is None else np.asarray(pose_mean),
+                   np.ones(6) if pose_std is None else np.asarray(pose_std))
+
+    def to_dict(self) -> dict:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TargetCoder:
+        return cls(**{k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else v) for k, v in d.items()})
+
+    # -- pose ---------------------------------------------------------------------------------
+    def raw_pose(self, rotation, scale, translation, affine, crop_size: int) -> np.ndarray:
+        """(B, 6) unstandardised pose targets for image-space poses and image->crop affines."""
+        rotation, affine = np.asarray(rotation), np.asarray(affine)
+        a = affine[..., 0, 0]
+        angles = rotation_to_euler(rotation)
+        size = np.log(np.asarray(scale) * a * self.model_radius / crop_size)
+        t = np.einsum("...ij,...j->...i", affine[..., :, :2], np.asarray(translation)) + affine[..., :, 2]
+        return np.concatenate([angles, size[..., None], t / crop_size - 0.5], axis=-1)
+
+    def encode_pose(self, rotation, scale, translation, affine, crop_size: int) -> np.ndarray:
+        return (self.raw_pose(rotation, scale, translation, affine, crop_size) - self.pose_mean) / self.pose_std
+
+    def decode_pose(self, target: np.ndarray, affine: np.ndarray, crop_size: int):
+        """Network pose outputs (B, 6) -> rotation (B,3,3), scale (B,), translation (B,2) in the image."""
+        raw = np.asarray(target) * self.pose_std + self.pose_mean
+        rotation = euler_to_rotation(raw[..., 0], raw[..., 1], raw[..., 2])
+        a = np.asarray(affine)[..., 0, 0]
+        scale = np.exp(raw[..., 3]) * crop_size / self.model_radius / a
+        t_crop = (raw[..., 4:6] + 0.5) * crop_size
+        translation = (t_crop - np.asarray(affine)[..., :, 2]) / a[..., None]
+        return rotation, scale, translation
+
+    # -- coefficients -------------------------------------------------------------------------
+    def encode_expression(self, e):
+        return (np.asarray(e) - self.expression_mean) / self.expression_std
+
+    def decode_expression(self, t):
+        return np.asarray(t) * self.expression_std + self.expression_mean
+
+    def encode_shape(self, s):
+        return (np.asarray(s) - self.shape_mean) / self.shape_std
+
+    def decode_shape(self, t):
+        return np.asarray(t) * self.shape_std + self.shape_mean

@@ -1,0 +1,110 @@
+"""What people look at: overlays of the estimated 3D face on the input, frontal renders, meshes
+on disk and overlay videos (the paper-style comparison figure is in :mod:`expnet.evaluation.figure`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from expnet.core.atomic import atomic_path
+from expnet.core.facemodel import FaceModel
+from expnet.core.images import to_gray, to_rgb
+from expnet.core.mesh import write_mesh
+from expnet.inference.results import FacePrediction, ImagePrediction
+from expnet.render.rasterizer import MeshShader, blend_shading, draw_landmarks
+from expnet.render.reconstruct import frontal_pose, reconstruct
+
+
+class FaceRenderer:
+    """Renders predictions of one face model; the shading set-up is built once."""
+
+    def __init__(self, model: FaceModel | None = None):
+        self.model = model or FaceModel.load()
+        self.shader = MeshShader(self.model.triangles, self.model.n_vertices)
+
+    def overlay(self, image: np.ndarray, faces: list[FacePrediction], landmarks: bool = True) -> np.ndarray:
+        """The image with every face's shaded mesh (and its 68 projected landmarks) on top."""
+        out = to_rgb(image)
+        size = out.shape[:2]
+        for f in faces:
+            mesh = reconstruct(self.model, f.shape, f.expression, f.pose)
+            pixel, shade = self.shader.shade(mesh.image_vertices, size)
+            out = blend_shading(out, pixel, shade)
+            if landmarks:
+                out = draw_landmarks(out, mesh.image_vertices[self.model.landmark_indices, :2])
+        return out
+
+    def frontal(self, shape: np.ndarray | None, expression: np.ndarray | None, size: int = 256,
+                yaw: float = 0.0) -> np.ndarray:
+        """RGB uint8 render of a face (None = prior mean) seen from the front (or turned by yaw)."""
+        pose = frontal_pose(self.model, size, yaw)
+        mesh = reconstruct(self.model, shape, expression, pose)
+        shaded, mask = self.shader.render(mesh.image_vertices, (size, size))
+        img = np.full((size, size, 3), 255, np.uint8)
+        img[mask] = (255 * shaded[mask]).astype(np.uint8)
+        return img
+
+    def save_face(self, out_dir: Path, stem: str, image: np.ndarray, face: FacePrediction, index: int,
+                  mesh_format: str = "obj") -> list[Path]:
+        """Overlay PNG, frontal expression-only PNG and the mesh (model space) of one face."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        base = out_dir / f"{stem}_face{index}"
+        written.append(write_png(base.with_name(base.name + "_overlay.png"), self.overlay(image, [face])))
+        written.append(write_png(base.with_name(base.name + "_expression.png"), self.frontal(None, face.expression)))
+        mesh = self.model.vertices(face.shape, face.expression)
+        written.append(write_mesh(base.with_suffix(f".{mesh_format}"), mesh, self.model.triangles))
+        return written
+
+
+def write_png(path: Path, rgb: np.ndarray) -> Path:
+    """Atomic PNG write of an RGB (or grey) uint8 image."""
+    path = Path(path)
+    bgr = rgb[..., ::-1] if rgb.ndim == 3 else rgb
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(bgr)):
+            raise OSError(f"could not write {path}")
+    return path
+
+
+def render_prediction(renderer: FaceRenderer, prediction: ImagePrediction, image: np.ndarray, out_dir: Path,
+                      mesh_format: str = "obj") -> list[Path]:
+    stem = Path(prediction.image).stem
+    files = []
+    for i, face in enumerate(prediction.faces):
+        files += renderer.save_face(out_dir, stem, image, face, i, mesh_format)
+    return files
+
+
+def overlay_video(renderer: FaceRenderer, net, path: Path, out_path: Path, every: int = 1) -> Path:
+    """An MP4 with the estimated faces drawn on every processed frame (OpenCV's mp4v codec)."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"{path} cannot be opened as a video")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    writer = None
+    index = 0
+    with atomic_path(out_path) as tmp:
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if index % every == 0:
+                    rgb = frame[..., ::-1]
+                    pred = net.predict(to_gray(rgb))
+                    drawn = renderer.overlay(rgb, pred.faces)
+                    if writer is None:
+                        h, w = drawn.shape[:2]
+                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps / every, (w, h))
+                    writer.write(np.ascontiguousarray(drawn[..., ::-1]))
+                index += 1
+        finally:
+            cap.release()
+            if writer is not None:
+                writer.release()
+        if writer is None:
+            raise ValueError(f"{path}: no frame could be decoded")
+    return out_path

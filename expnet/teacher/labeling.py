@@ -1,0 +1,344 @@
+"""``expnet label``: the offline label pipeline of ExpNet (spec section 1, steps 1-3).
+
+image -> face box -> 68 landmarks (parallel worker processes) -> batched fit -> shape pooled per
+identity -> refit of pose and expression with the pooled shape -> one row per image.
+
+Stage one (detection and landmarks, the slow part) appends each finished image to a side file
+``<output>.observations.jsonl``; an interrupted run started again skips what is there. The labels
+file itself is written atomically at the end. A bad or faceless image becomes a row with a status
+and an error message, never a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+import os
+import re
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from expnet.core.atomic import atomic_path
+from expnet.core.facemodel import FaceModel
+from expnet.core.ibug68 import N_LANDMARKS
+from expnet.core.images import ImageError, load_image
+from expnet.core.pose import Pose
+from expnet.teacher.fitting import FitConfig, LandmarkFitter
+
+STATUS_OK = "ok"
+STATUS_NO_FACE = "no_face"
+STATUS_ERROR = "error"
+STATUS_FIT_FAILED = "fit_failed"
+
+
+@dataclass
+class Observation:
+    """Stage-one result for one image: the largest face's box and landmarks."""
+
+    image: str
+    status: str
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    n_faces: int = 0
+    detector: str | None = None
+    box: list[float] | None = None
+    score: float | None = None
+    landmarks: list[list[float]] | None = None
+
+
+@dataclass
+class LabelSummary:
+    images: int
+    labelled: int
+    by_status: dict[str, int]
+    by_detector: dict[str, int]
+    residual_percentiles: dict[str, float]
+    expression_at_bound: float
+    identities: int
+    observe_seconds: float
+    observed_now: int
+    images_per_second: float
+    fit_seconds: float
+    output: str
+    extra: dict = field(default_factory=dict)
+
+
+class Observer:
+    """Detection + landmarks for one image; one instance per worker process."""
+
+    def __init__(self, detector: str = "auto"):
+        from expnet.core.detection import DetectorChain
+        from expnet.teacher.landmarks import DlibLandmarker
+        self.detector = DetectorChain(detector)
+        self.landmarker = DlibLandmarker()
+
+    def __call__(self, path: str) -> Observation:
+        try:
+            gray = load_image(path, "L")
+        except ImageError as exc:
+            return Observation(path, STATUS_ERROR, error=str(exc))
+        h, w = gray.shape
+        try:
+            boxes = self.detector.detect(gray)
+            if not boxes:
+                return Observation(path, STATUS_NO_FACE, error="no face found", width=w, height=h)
+            box = boxes[0]
+            pts = self.landmarker.predict(gray, box)
+        except Exception as exc:  # a library failure on one image must not stop the batch
+            return Observation(path, STATUS_ERROR, error=f"{type(exc).__name__}: {exc}", width=w, height=h)
+        return Observation(path, STATUS_OK, width=w, height=h, n_faces=len(boxes),
+                           detector=box.detector, box=box.to_list(), score=round(box.score, 4),
+                           landmarks=np.round(pts, 2).tolist())
+
+
+_OBSERVER: Observer | None = None  # per worker process, set by the pool initializer
+
+
+def _init_worker(detector: str) -> None:
+    global _OBSERVER
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _OBSERVER = Observer(detector)
+
+
+def _observe(path: str) -> Observation:
+    assert _OBSERVER is not None
+    return _OBSERVER(path)
+
+
+def identities_from_csv(path: str | os.PathLike, image_column: str = "image",
+                        identity_column: str = "identity") -> dict[str, str]:
+    """Map image file name -> identity from a CSV (e.g. lfw-expressions' ``labels.csv``)."""
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {image_column, identity_column} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path} has no column(s) {sorted(missing)}; it has {reader.fieldnames}")
+        return {Path(row[image_column]).name: row[identity_column] for row in reader
+                if row[identity_column]}
+
+
+def identity_from_rule(pattern: str):
+    """A function file-path -> identity: the first group of ``pattern`` matched on the file stem."""
+    regex = re.compile(pattern)
+    if regex.groups < 1:
+        raise ValueError(f"identity rule {pattern!r} needs one capturing group")
+
+    def rule(path: str) -> str | None:
+        m = regex.match(Path(path).stem)
+        return m.group(1) if m else None
+    return rule
+
+
+def _read_observations(path: Path, settings: dict) -> dict[str, Observation]:
+    """Observations saved by an earlier (possibly interrupted) run with the same settings."""
+    done: dict[str, Observation] = {}
+    if not path.exists():
+        return done
+    with open(path) as fh:
+        header = fh.readline()
+        try:
+            saved = json.loads(header).get("settings")
+        except (json.JSONDecodeError, AttributeError):
+            saved = None
+        if saved != settings:
+            raise ValueError(f"{path} holds results made with other settings ({saved}, now {settings}); "
+                             "delete it to start afresh, or run with the same settings to resume")
+        for line in fh:
+            try:
+                obs = Observation(**json.loads(line))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a line cut short by an interruption: that image is observed again
+            done[obs.image] = obs
+    return done
+
+
+class LabelPipeline:
+    """Label a list of face images with pose, shape and expression from a landmark fit."""
+
+    def __init__(self, detector: str = "auto", workers: int | None = None,
+                 fit_config: FitConfig | None = None, model: FaceModel | None = None):
+        self.detector = detector
+        self.workers = workers or os.cpu_count() or 1
+        self.model = model or FaceModel.load()
+        self.fitter = LandmarkFitter(self.model.landmarks, fit_config)
+
+    # -- stage one ----------------------------------------------------------------------------
+    def observe(self, paths: list[str], side_file: Path, progress: bool = True
+                ) -> tuple[dict[str, Observation], int, float]:
+        settings = {"detector": self.detector}
+        done = _read_observations(side_file, settings)
+        todo = [p for p in dict.fromkeys(paths) if p not in done]
+        start = time.perf_counter()
+        if todo:
+            side_file.parent.mkdir(parents=True, exist_ok=True)
+            if not side_file.exists():
+                side_file.write_text(json.dumps({"settings": settings}) + "\n")
+            bar = tqdm(total=len(todo), desc="landmarks", unit="img", disable=not progress,
+                       smoothing=0.05)
+            with open(side_file, "a+") as out:
+                out.seek(0, os.SEEK_END)
+                if out.tell():  # an interrupted write may have left half a line: end it
+                    out.seek(out.tell() - 1)
+                    if out.read(1) != "\n":
+                        out.write("\n")
+                for obs in self._run(todo):
+                    out.write(json.dumps(asdict(obs)) + "\n")
+                    out.flush()
+                    done[obs.image] = obs
+                    bar.update()
+            bar.close()
+        return done, len(todo), time.perf_counter() - start
+
+    def _run(self, todo: list[str]):
+        if self.workers <= 1 or len(todo) < 8:
+            observer = Observer(self.detector)
+            yield from map(observer, todo)
+            return
+        ctx = mp.get_context("fork")
+        with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.detector,)) as pool:
+            yield from pool.imap_unordered(_observe, todo, chunksize=8)
+
+    # -- stage two ----------------------------------------------------------------------------
+    def fit(self, observations: list[Observation], identities: list[str | None]) -> list[dict]:
+        """Fit every observed face, pool shape per identity, refit. Returns output rows."""
+        ok = [i for i, o in enumerate(observations) if o.status == STATUS_OK]
+        rows = [self._base_row(o, ident) for o, ident in zip(observations, identities)]
+        if not ok:
+            return rows
+        pts = np.array([observations[i].landmarks for i in ok], dtype=np.float64)
+        first = self._fit_chunks(pts)
+        shapes = first["shape"]
+        # Pool: the mean shape over all images of one identity (the paper's step 1).
+        groups: dict[str, list[int]] = defaultdict(list)
+        for j, i in enumerate(ok):
+            if identities[i] is not None:
+                groups[identities[i]].append(j)
+        pooled = shapes.copy()
+        counts = np.ones(len(ok), dtype=int)
+        for members in groups.values():
+            if len(members) > 1:
+                pooled[members] = shapes[members].mean(0)
+                counts[members] = len(members)
+        refit_idx = np.flatnonzero(counts > 1)
+        final = {k: v.copy() for k, v in first.items()}
+        if len(refit_idx):
+            second = self._fit_chunks(pts[refit_idx], pooled[refit_idx])
+            for k in final:
+                final[k][refit_idx] = second[k]
+        for j, i in enumerate(ok):
+            row = rows[i]
+            if not (np.isfinite(final["expression"][j]).all() and np.isfinite(final["residual"][j])):
+                row.update(status=STATUS_FIT_FAILED, error="the fit did not converge to finite values")
+                continue
+            pose = Pose(final["rotation"][j], final["translation"][j], float(final["scale"][j])).to_dict()
+            for k in ("yaw", "pitch", "roll"):
+                pose[k] = round(pose[k], 3)
+            pose["scale"] = float(f"{pose['scale']:.6g}")  # ~1e-3 px per model unit: keep digits
+            row.update(
+                pose=pose,
+                shape=np.round(final["shape"][j], 3).tolist(),
+                expression=np.round(final["expression"][j], 5).tolist(),
+                residual=round(float(final["residual"][j]), 5),
+                expression_at_bound=int(final["at_bound"][j].sum()),
+                identity_images=int(counts[j]))
+        return rows
+
+    def _fit_chunks(self, pts: np.ndarray, shape: np.ndarray | None = None, chunk: int = 2000) -> dict:
+        parts = []
+        for s in range(0, len(pts), chunk):
+            r = self.fitter.fit(pts[s:s + chunk], None if shape is None else shape[s:s + chunk])
+            parts.append(dict(rotation=r.rotation, translation=r.translation, scale=r.scale,
+                              shape=r.shape, expression=r.expression, residual=r.residual,
+                              at_bound=r.at_bound))
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    @staticmethod
+    def _base_row(o: Observation, identity: str | None) -> dict:
+        return {"image": o.image, "status": o.status, "error": o.error, "identity": identity,
+                "width": o.width, "height": o.height, "detector": o.detector, "box": o.box,
+                "score": o.score, "landmarks": o.landmarks, "pose": None, "shape": None,
+                "expression": None, "residual": None}
+
+    # -- the whole job --------------------------------------------------------------------------
+    def run(self, paths: list[str | os.PathLike], output: str | os.PathLike,
+            identity=None, progress: bool = True) -> LabelSummary:
+        """Label ``paths`` into ``output`` (``.jsonl`` or ``.csv``).
+
+        ``identity``: None, a dict file-name -> identity, or a callable path -> identity.
+        """
+        output = Path(output)
+        if output.suffix.lower() not in (".jsonl", ".csv"):
+            raise ValueError(f"output must end in .jsonl or .csv, got {output.name}")
+        paths = [str(p) for p in paths]
+        side_file = output.with_name(output.name + ".observations.jsonl")
+        observed, n_new, seconds = self.observe(paths, side_file, progress)
+        observations = [observed[p] for p in dict.fromkeys(paths)]
+        if identity is None:
+            idents = [None] * len(observations)
+        elif callable(identity):
+            idents = [identity(o.image) for o in observations]
+        else:
+            idents = [identity.get(Path(o.image).name) for o in observations]
+        t0 = time.perf_counter()
+        rows = self.fit(observations, idents)
+        fit_seconds = time.perf_counter() - t0
+        write_rows(rows, output)
+        return summarise(rows, output, n_new, seconds, fit_seconds)
+
+
+def summarise(rows: list[dict], output: Path, n_new: int, seconds: float, fit_seconds: float
+              ) -> LabelSummary:
+    status = defaultdict(int)
+    detectors = defaultdict(int)
+    for r in rows:
+        status[r["status"]] += 1
+        if r["status"] == STATUS_OK:
+            detectors[r["detector"]] += 1
+    res = np.array([r["residual"] for r in rows if r["status"] == STATUS_OK])
+    at_bound = [r["expression_at_bound"] / len(r["expression"]) for r in rows if r["status"] == STATUS_OK]
+    pct = {f"p{q}": round(float(np.percentile(res, q)), 4) for q in (5, 25, 50, 75, 95, 99)} if len(res) else {}
+    return LabelSummary(
+        images=len(rows), labelled=status[STATUS_OK], by_status=dict(status),
+        by_detector=dict(detectors), residual_percentiles=pct,
+        expression_at_bound=round(float(np.mean(at_bound)), 4) if at_bound else 0.0,
+        identities=len({r["identity"] for r in rows if r["identity"] is not None}),
+        observe_seconds=round(seconds, 2), observed_now=n_new,
+        images_per_second=round(n_new / seconds, 2) if seconds > 0 else 0.0,
+        fit_seconds=round(fit_seconds, 3), output=str(output))
+
+
+CSV_SCALARS = ["image", "status", "error", "identity", "width", "height", "detector", "score", "residual"]
+
+
+def write_rows(rows: list[dict], output: Path) -> None:
+    """Write rows as JSON Lines or CSV, atomically (a temporary file renamed into place)."""
+    with atomic_path(output) as tmp, open(tmp, "w", newline="") as fh:
+        if output.suffix.lower() == ".jsonl":
+            for r in rows:
+                fh.write(json.dumps(r) + "\n")
+        else:
+            k_s = next((len(r["shape"]) for r in rows if r["shape"]), 0)
+            k_e = next((len(r["expression"]) for r in rows if r["expression"]), 0)
+            header = (CSV_SCALARS + ["x0", "y0", "x1", "y1", "yaw", "pitch", "roll", "scale", "tx", "ty"]
+                      + [f"exp{j}" for j in range(k_e)] + [f"shp{j}" for j in range(k_s)]
+                      + [f"lm{j}_{a}" for j in range(N_LANDMARKS) for a in "xy"])
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for r in rows:
+                line = [r[k] for k in CSV_SCALARS]
+                line += r["box"] if r["box"] else [""] * 4
+                p = r["pose"]
+                line += ([p["yaw"], p["pitch"], p["roll"], p["scale"], *p["translation"]] if p else [""] * 6)
+                line += r["expression"] if r["expression"] else [""] * k_e
+                line += r["shape"] if r["shape"] else [""] * k_s
+                line += list(np.ravel(r["landmarks"])) if r["landmarks"] else [""] * (2 * N_LANDMARKS)
+                writer.writerow(line)
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -1,0 +1,207 @@
+"""Training samples for the network: face crops cut from the full-resolution images whose labels
+were fitted, and the degraded-input augmentation computed from them on the fly.
+
+A sample is stored once as a *context crop*: the network's crop box (the dlib-hog-convention box
+implied by the labelled landmarks, squared and enlarged 1.25x, as at inference) enlarged by a
+further ``CONTEXT`` factor, so that box jitter can move inside it. Crops are cached in one ``.npz``
+(derived from the datasets: it stays under ``outputs/``, out of git).
+
+Horizontal flips are used with correctly mirrored labels: the mirrored landmarks are refitted,
+which gives the mirrored expression, shape and pose in this basis (its components are not
+themselves symmetric).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from expnet.core.atomic import atomic_path
+from expnet.core.crop import ENLARGE, crop, square_box
+from expnet.core.ibug68 import mirror_landmarks
+from expnet.core.images import ImageError, load_image
+from expnet.inference.targets import TargetCoder
+from expnet.teacher.fitting import LandmarkFitter
+from expnet.teacher.landmarks import box_from_landmarks
+
+CONTEXT = 1.3
+
+
+@dataclass
+class SampleSet:
+    """Context crops and labels, one row per (image, flip)."""
+
+    crops: np.ndarray        # (N, C, C) uint8, C = round(CONTEXT * input_size)
+    expression: np.ndarray   # (N, Ke) raw coefficients
+    shape: np.ndarray        # (N, Ks)
+    rotation: np.ndarray     # (N, 3, 3)
+    scale: np.ndarray        # (N,) image pixels per model unit
+    translation: np.ndarray  # (N, 2) image pixels
+    affine: np.ndarray       # (N, 2, 3) image -> context crop
+    identity: np.ndarray     # (N,) str
+    source: np.ndarray       # (N,) str image path
+    flipped: np.ndarray      # (N,) bool
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def mirror_of(self, index: np.ndarray) -> np.ndarray:
+        """Index of each sample's mirrored twin (samples are stored originals first, then mirrors)."""
+        half = len(self) // 2
+        return np.where(index < half, index + half, index - half)
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            np.savez(tmp, **self.__dict__)
+
+    @classmethod
+    def load(cls, path: Path) -> SampleSet:
+        with np.load(path, allow_pickle=False) as d:
+            return cls(**{k: d[k] for k in d.files})
+
+
+def read_labels(path: str | os.PathLike, max_residual: float = 0.15) -> list[dict]:
+    """Rows of an ``expnet label`` file that were fitted, with a sane residual."""
+    rows = []
+    with open(path) as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["status"] == "ok" and r["residual"] is not None and r["residual"] <= max_residual:
+                rows.append(r)
+    return rows
+
+
+def network_box(landmarks: np.ndarray) -> np.ndarray:
+    """The square box the network sees, from landmarks (the same convention as at inference)."""
+    return square_box(box_from_landmarks(landmarks), ENLARGE)
+
+
+def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitter,
+                  progress: bool = True) -> SampleSet:
+    """Cut context crops for every labelled image, plus mirrored copies with refitted labels."""
+    rows = [r for f in label_files for r in read_labels(f)]
+    side = int(round(CONTEXT * input_size))
+    crops, keep, affines, landmark_rows = [], [], [], []
+    for i, r in enumerate(tqdm(rows, desc="crops", unit="img", disable=not progress)):
+        try:
+            gray = load_image(r["image"], "L")
+        except ImageError:
+            continue
+        lm = np.asarray(r["landmarks"], dtype=np.float64)
+        box = network_box(lm)
+        crop_img, affine = crop(gray, box, side, enlarge=CONTEXT)
+        crops.append(crop_img)
+        affines.append(affine)
+        keep.append(i)
+        landmark_rows.append(lm)
+    rows = [rows[i] for i in keep]
+    n = len(rows)
+    affine = np.array(affines)
+    exp = np.array([r["expression"] for r in rows])
+    shp = np.array([r["shape"] for r in rows])
+    rot = np.array([r["pose"]["rotation"] for r in rows])
+    scl = np.array([r["pose"]["scale"] for r in rows])
+    trn = np.array([r["pose"]["translation"] for r in rows])
+    # Mirror: flip the crop; the mirrored image's landmarks are refitted for mirrored labels.
+    crops = np.array(crops)
+    lm = np.array(landmark_rows)
+    widths = np.array([r["width"] for r in rows], dtype=np.float64)
+    fit = fitter.fit(mirror_landmarks(lm, widths))
+    # Image -> crop affine of the mirrored image: x' = W-1-x, then the crop, then flip the crop.
+    m_aff = affine.copy()
+    a = affine[:, 0, 0]
+    m_aff[:, 0, 2] = (side - 1) - (a * (widths - 1) + affine[:, 0, 2])
+    return SampleSet(
+        crops=np.concatenate([crops, crops[:, :, ::-1]]),
+        expression=np.concatenate([exp, fit.expression]),
+        shape=np.concatenate([shp, fit.shape]),
+        rotation=np.concatenate([rot, fit.rotation]),
+        scale=np.concatenate([scl, fit.scale]),
+        translation=np.concatenate([trn, fit.translation]),
+        affine=np.concatenate([affine, m_aff]),
+        identity=np.array([str(r.get("identity") or r["image"]) for r in rows] * 2),
+        source=np.array([r["image"] for r in rows] * 2),
+        flipped=np.r_[np.zeros(n, bool), np.ones(n, bool)])
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Degradations that mimic small, blurred, compressed faces and detector variance."""
+
+    min_scale: float = 0.15       # downscale factor range for the low-resolution copy
+    p_lowres: float = 0.6
+    p_blur: float = 0.25
+    p_jpeg: float = 0.3
+    shift: float = 0.06           # box jitter, fraction of the box side
+    zoom: float = 0.10            # box size jitter (log-uniform +-)
+    contrast: float = 0.3
+    brightness: float = 25.0
+
+
+def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCoder,
+               rng: np.random.Generator | None, augment: Augment | None):
+    """Crops (B, 1, size, size) float32 and targets; ``rng=None`` gives the centred crop."""
+    side = samples.crops.shape[1]
+    b = len(index)
+    out = np.empty((b, 1, size, size), np.float32)
+    affines = np.empty((b, 2, 3))
+    base = side / CONTEXT  # the unjittered network box inside the context crop
+    for j, i in enumerate(index):
+        if rng is not None and augment is not None:
+            box_side = base * np.exp(rng.uniform(-augment.zoom, augment.zoom))
+            cx, cy = side / 2 + rng.uniform(-augment.shift, augment.shift, 2) * base
+        else:
+            box_side, cx, cy = base, side / 2, side / 2
+        s = size / box_side
+        m = np.array([[s, 0, -(cx - box_side / 2) * s], [0, s, -(cy - box_side / 2) * s]])
+        img = cv2.warpAffine(samples.crops[i], m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT)
+        if rng is not None and augment is not None:
+            img = _degrade(img, rng, augment)
+        out[j, 0] = img
+        # compose image->context (samples.affine) with context->network crop (m)
+        a = samples.affine[i]
+        affines[j, :, :2] = m[:, :2] @ a[:, :2]
+        affines[j, :, 2] = m[:, :2] @ a[:, 2] + m[:, 2]
+    pose = coder.encode_pose(samples.rotation[index], samples.scale[index], samples.translation[index],
+                             affines, size)
+    return (out, coder.encode_expression(samples.expression[index]).astype(np.float32),
+            pose.astype(np.float32), coder.encode_shape(samples.shape[index]).astype(np.float32))
+
+
+def centre_affines(samples: SampleSet, index: np.ndarray, size: int) -> np.ndarray:
+    """Image -> network-crop affines of the unjittered crops (what ``make_batch`` does without rng)."""
+    side = samples.crops.shape[1]
+    base = side / CONTEXT
+    s = size / base
+    off = (side - base) / 2
+    m = np.array([[s, 0, -off * s], [0, s, -off * s]])
+    a = samples.affine[index]
+    out = np.empty_like(a)
+    out[:, :, :2] = m[:, :2] @ a[:, :, :2]
+    out[:, :, 2] = (m[:, :2] @ a[:, :, 2:])[..., 0] + m[:, 2]
+    return out
+
+
+def _degrade(img: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
+    size = img.shape[0]
+    if rng.random() < aug.p_lowres:
+        f = np.exp(rng.uniform(np.log(aug.min_scale), 0.0))
+        small = max(int(round(size * f)), 4)
+        img = cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (size, size),
+                         interpolation=cv2.INTER_LINEAR)
+    if rng.random() < aug.p_blur:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0))
+    if rng.random() < aug.p_jpeg:
+        ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 80))])
+        img = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+    c = np.exp(rng.uniform(-aug.contrast, aug.contrast))
+    bright = rng.uniform(-aug.brightness, aug.brightness)
+    mean = img.mean()
+    return np.clip((img.astype(np.float32) - mean) * c + mean + bright, 0, 255)

@@ -1,0 +1,105 @@
+"""``MODEL_CARD.md`` for an exported model: data, recipe, size, validation error and evaluation,
+every figure read from the checkpoint, the network and the evaluation results."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from expnet.core.basis import basis_name
+from expnet.core.crop import ENLARGE
+from expnet.core.detection import BOX_CONVENTION
+from expnet.inference.cropper import CROP_SCALES
+from expnet.training.checkpoint import load_checkpoint
+from expnet.training.network import ExpNetCNN, NetConfig, count_macs
+
+
+def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike, run_dir: str | os.PathLike,
+                     evaluation: dict | None = None) -> Path:
+    """Write MODEL_CARD.md beside the ONNX file and copy the training log and curves next to it.
+
+    Parameters
+    ----------
+    checkpoint : path
+        The checkpoint that was exported (its history, configs and the network's size).
+    onnx_path : path
+        The exported model; the card goes into its folder.
+    run_dir : path
+        The training run's folder (``log.csv``, ``curves.png``, ``last.pt``).
+    evaluation : dict, optional
+        ``results.json`` of ``expnet evaluate --report``, summarised in a table.
+
+    Returns
+    -------
+    Path of the card.
+    """
+
+    state = load_checkpoint(checkpoint)
+    onnx_path, run_dir = Path(onnx_path), Path(run_dir)
+    folder = onnx_path.parent
+    for name, target in (("log.csv", "training_log.csv"), ("curves.png", "training_curves.png")):
+        if (run_dir / name).exists():
+            shutil.copy(run_dir / name, folder / target)
+    best = min(state["history"], key=lambda r: r["val_loss"])
+    last = run_dir / "last.pt"  # the whole run's history (the best checkpoint may be older)
+    hist = load_checkpoint(last)["history"] if last.exists() else state["history"]
+    cfg = state["train_config"]
+    net_cfg = NetConfig.from_dict(state["net_config"])
+    net = ExpNetCNN(net_cfg)
+    params = sum(p.numel() for p in net.parameters())
+    per_comp = best["val_expression_mse_per_component"].split()
+    schedule = (f"cosine to 0 over {cfg['epochs']} epochs, stepped per batch"
+                if cfg.get("schedule") == "cosine" else "divided by 10 when the validation loss stops improving")
+    lines = [
+        "# expnet model card", "",
+        f"File: `{onnx_path.name}` ({onnx_path.stat().st_size / 1e6:.2f} MB). Input: grey face crop "
+        f"{net_cfg.input_size} px ({BOX_CONVENTION}-convention box, squared, enlarged {ENLARGE:g}x), "
+        f"values 0-255. Outputs: whitened expression ({net_cfg.n_expression}), pose ({net_cfg.n_pose}, "
+        f"crop-relative), shape ({net_cfg.n_shape}); basis {basis_name(net_cfg.n_shape, net_cfg.n_expression)}; "
+        "`expnet.ExpNet` decodes them.", "",
+        f"Network: depthwise-separable residual CNN, {params / 1e6:.2f} M parameters, "
+        f"{count_macs(net) / 1e6:.1f} M multiply-adds per crop (`expnet.ExpNet` averages {len(CROP_SCALES)} crop "
+        f"sizes per face; stem {net.config.stem}, stage widths "
+        f"{'-'.join(map(str, net.config.widths))}, blocks per stage {'-'.join(map(str, net.config.depths))}).", "",
+        "## Data and labels", "",
+        "Trained only on labels made by `expnet label` (dlib 68 landmarks + the bounded, prior-penalised "
+        "fit with per-identity shape pooling), never on emotion labels: "
+        + ", ".join(f"`{Path(p).name}`" for p in cfg["labels"])
+        + " (rows with a fit residual up to 0.15 inter-ocular distances), each image also mirrored with "
+        "refitted labels. lfw-expressions identities listed in `expnet/splits/` are held out for "
+        "validation and evaluation.", "",
+        "## Recipe", "",
+        f"`expnet train` with optimizer {cfg['optimizer']}, learning rate {cfg['lr']} ({schedule}), "
+        f"weight decay {cfg['weight_decay']}, batch {cfg['batch_size']}, "
+        f"L2 loss on whitened targets (weights expression/pose/shape {cfg['loss_weights']}), mean image "
+        f"subtracted, degraded-input augmentation {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}.",
+        f"Epochs run: {len(hist)}; wall time {sum(r['seconds'] for r in hist) / 60:.1f} min on this "
+        "project's 2-core CPU machine (no GPU). Shipped: the best epoch, "
+        f"{best['epoch']} (validation loss {best['val_loss']:.4f}).", "",
+        "Validation mean squared error per expression coefficient (whitened units, centred crops; "
+        "predicting the training mean scores the label variance):", "",
+        "| coefficient | " + " | ".join(str(i) for i in range(len(per_comp))) + " |",
+        "|---|" + "---|" * len(per_comp),
+        "| MSE | " + " | ".join(per_comp) + " |", "",
+        f"Validation MSE: expression {best['val_expression_mse']:.4f}, pose {best['val_pose_mse']:.4f}, "
+        f"shape {best['val_shape_mse']:.4f}.", "",
+        "Training log: `training_log.csv`; curves: `training_curves.png`.", ""]
+    if evaluation:
+        lines += ["## Evaluation", "", evaluation_table(evaluation), ""]
+    card = folder / "MODEL_CARD.md"
+    card.write_text("\n".join(lines) + "\n")
+    return card
+
+
+def evaluation_table(results: dict, scales=("1.0", "0.2")) -> str:
+    """Markdown accuracy table from an ``expnet evaluate --report`` results.json."""
+    lines = [f"5-NN emotion accuracy (%), from `{results['meta'].get('command', 'expnet evaluate')}`; "
+             "full report with confusion matrices: `reports/emotion/report.md`.", "",
+             "| dataset | method | " + " | ".join(f"scale {s}" for s in scales) + " |",
+             "|---|---|" + "---|" * len(scales)]
+    for dataset, by_method in results["results"].items():
+        for method, by_scale in by_method.items():
+            cells = [f"{100 * by_scale[s]['accuracy']:.1f}" if s in by_scale else "" for s in scales]
+            lines.append(f"| {dataset} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""ExpNet's regressor: a compact residual CNN on a grey face crop, in plain torch.
+
+One forward pass gives three heads: expression (Ke), pose (6: pitch, yaw, roll, scale, tx, ty in
+crop-normalised units) and shape (Ks), all in whitened target units (see :mod:`expnet.inference.targets`).
+The dataset mean image is a buffer of the network, so the exported ONNX graph takes raw grey
+pixels (0-255) and subtracts it itself.
+
+Blocks are depthwise-separable residual blocks (a ResNet basic block whose 3x3 convolutions are
+depthwise + pointwise): most of the accuracy of a ResNet at a fraction of the multiply-adds, which
+is what a CPU budget of about a millisecond per face allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    input_size: int = 112
+    stem: int = 32
+    widths: tuple[int, ...] = (48, 96, 160, 256)
+    depths: tuple[int, ...] = (1, 2, 2, 1)
+    hidden: int = 256
+    n_expression: int = 10
+    n_shape: int = 40
+    n_pose: int = 6
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetConfig:
+        d = dict(d)
+        d["widths"], d["depths"] = tuple(d["widths"]), tuple(d["depths"])
+        return cls(**d)
+
+
+def _sep_conv(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+
+class SepResBlock(nn.Module):
+    """Two depthwise-separable convolutions with an identity (or pooled 1x1) shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = _sep_conv(cin, cout, stride)
+        self.conv2 = _sep_conv(cout, cout, 1)
+        self.act = nn.ReLU(inplace=True)
+        if stride == 1 and cin == cout:
+            self.shortcut = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(
+                nn.AvgPool2d(stride, ceil_mode=True, count_include_pad=False) if stride > 1 else nn.Identity(),
+                nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv2(self.act(self.conv1(x))) + self.shortcut(x))
+
+
+class ExpNetCNN(nn.Module):
+    def __init__(self, config: NetConfig = NetConfig()):
+        super().__init__()
+        self.config = config
+        s = config.input_size
+        self.register_buffer("mean_image", torch.full((1, 1, s, s), 128.0))
+        self.stem = nn.Sequential(nn.Conv2d(1, config.stem, 3, 2, 1, bias=False),
+                                  nn.BatchNorm2d(config.stem), nn.ReLU(inplace=True))
+        blocks, cin = [], config.stem
+        for width, depth in zip(config.widths, config.depths):
+            for i in range(depth):
+                blocks.append(SepResBlock(cin, width, 2 if i == 0 else 1))
+                cin = width
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.trunk = nn.Sequential(nn.Flatten(), nn.Linear(cin, config.hidden), nn.ReLU(inplace=True))
+        self.expression = nn.Linear(config.hidden, config.n_expression)
+        self.pose = nn.Linear(config.hidden, config.n_pose)
+        self.shape = nn.Linear(config.hidden, config.n_shape)
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``pixels``: (B, 1, S, S) grey values 0-255. Returns (expression, pose, shape), whitened."""
+        x = (pixels - self.mean_image) * (1.0 / 64.0)
+        feat = self.trunk(self.pool(self.blocks(self.stem(x))))
+        return self.expression(feat), self.pose(feat), self.shape(feat)
+
+
+def count_macs(model: ExpNetCNN) -> int:
+    """Multiply-adds of one forward pass (convolutions and linear layers)."""
+    total = 0
+
+    def conv_hook(mod, inp, out):
+        nonlocal total
+        total += out.numel() // out.shape[0] * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+
+    def linear_hook(mod, inp, out):
+        nonlocal total
+        total += mod.in_features * mod.out_features
+
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, nn.Linear)]
+    s = model.config.input_size
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, s, s))
+    model.train(was_training)
+    for h in hooks:
+        h.remove()
+    return total
