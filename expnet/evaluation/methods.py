@@ -212,6 +212,8 @@ class FileFeatures(FeatureExtractor):
 METHODS: dict[str, type[FeatureExtractor] | None] = {
     ExpNetFeatures.name: ExpNetFeatures, LandmarkFitFeatures.name: LandmarkFitFeatures,
     RawPixelFeatures.name: RawPixelFeatures, "majority": None}
+# The report's rows: every method, and the teacher also with its own detector (the label pipeline).
+DEFAULT_METHODS = ("expnet", "dlib-fit", "dlib-fit@own", "raw-pixels", "majority")
 
 
 def make_method(name: str, model: str | None = None) -> FeatureExtractor | None:

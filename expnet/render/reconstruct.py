@@ -41,8 +41,3 @@ def frontal_pose(model: FaceModel, size: int, yaw: float = 0.0, fill: float = 0.
     scale = fill * size / extent
     c = scale * (rot @ np.r_[centre, 0.0])[:2] * np.array([1.0, -1.0])
     return Pose(rot, np.array([size / 2, size / 2]) - c, float(scale))
-
-
-def expression_only(model: FaceModel, expression: np.ndarray, size: int = 256, yaw: float = 0.0) -> FaceMesh:
-    """Mean identity + the given expression, frontal: expressions compared without identity or pose."""
-    return reconstruct(model, None, expression, frontal_pose(model, size, yaw))

@@ -1,9 +1,8 @@
-"""expnet train -> export -> ExpNet / expnet predict, end to end on a registry sample face with a
-tiny network (the shipped model's quality is checked in test_shipped_model.py)."""
+"""ExpNet and expnet predict with a tiny network that the tests train and export (the shipped
+model's quality is checked in test_shipped_model.py)."""
 
 import csv
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -12,29 +11,6 @@ pytest.importorskip("torch")
 
 from expnet.cli import main  # noqa: E402
 from expnet.core.samples import sample_path  # noqa: E402
-
-
-def test_training_writes_log_curves_and_checkpoints(trained):
-    root, out, cfg, first = trained
-    assert first["epochs"] == 1 and first["train_samples"] == 4 and first["val_samples"] == 2
-    rows = list(csv.DictReader(open(out / "log.csv")))
-    assert len(rows) == 1 and float(rows[0]["val_loss"]) > 0
-    assert (out / "curves.png").stat().st_size > 1000
-    assert (out / "best.pt").exists() and (out / "last.pt").exists()
-
-
-def test_training_resumes(trained):
-    from expnet.training.trainer import TrainConfig, Trainer
-    root, out, cfg, first = trained
-    resumed_dir = root / "resumed"
-    shutil.copytree(out, resumed_dir)
-    cfg = {**cfg, "out": str(resumed_dir)}
-    with pytest.raises(ValueError, match="another configuration"):
-        Trainer(TrainConfig(epochs=2, **{**cfg, "lr": 0.5}), progress=False).run()
-    # same configuration, more epochs: picks up after epoch 1
-    result = Trainer(TrainConfig(epochs=2, **cfg), progress=False).run()
-    assert result["epochs"] == 2
-    assert len(list(csv.DictReader(open(resumed_dir / "log.csv")))) == 2
 
 
 def test_expnet_predicts_all_fields(onnx_model):
@@ -139,18 +115,6 @@ def test_predict_resumes_an_interrupted_jsonl(onnx_model, tmp_path):
     assert not (tmp_path / "p.jsonl.partial").exists()
 
 
-def test_second_stage_starts_from_a_checkpoint(trained):
-    from expnet.training.trainer import TrainConfig, Trainer
-    root, out, cfg, first = trained
-    stage = {**cfg, "out": str(root / "stage2"), "lr": 1e-4, "init": str(out / "best.pt")}
-    result = Trainer(TrainConfig(epochs=1, **stage), progress=False).run()
-    rows = list(csv.DictReader(open(root / "stage2" / "log.csv")))
-    assert result["epochs"] == 1 and float(rows[0]["lr"]) == 1e-4
-    with pytest.raises(ValueError, match="another network configuration"):
-        Trainer(TrainConfig(epochs=1, **{**stage, "out": str(root / "s3"), "net": {"hidden": 8}}),
-                progress=False).run()
-
-
 def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path):
     from expnet.inference.predictor import ExpNet
     (tmp_path / "bad.jpg").write_bytes(b"")
@@ -159,15 +123,3 @@ def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path):
     one = [r.to_dict() for r in net.predict_many(inputs)]
     two = [r.to_dict() for r in net.predict_many(inputs, workers=2)]
     assert one == two and one[1]["error"] and one[0]["faces"]
-
-
-def test_cosine_schedule_decays_to_zero_and_fixes_its_length(trained):
-    from expnet.training.trainer import TrainConfig, Trainer
-    root, _, cfg, _ = trained
-    cos = {**cfg, "out": str(root / "cosine"), "schedule": "cosine", "lr": 1e-3}
-    result = Trainer(TrainConfig(epochs=3, **cos), progress=False).run()
-    lrs = [float(r["lr"]) for r in csv.DictReader(open(root / "cosine" / "log.csv"))]
-    # one batch per epoch: after epoch k of 3 the factor is (1 + cos(pi k / 3)) / 2
-    assert result["epochs"] == 3 and np.allclose(lrs, [7.5e-4, 2.5e-4, 0.0], atol=1e-9)
-    with pytest.raises(ValueError, match="another configuration"):  # a longer cosine is another recipe
-        Trainer(TrainConfig(epochs=4, **cos), progress=False).run()
