@@ -6,7 +6,7 @@ weights, a lighter jaw line, shape fixed to the mean face or to the network's sh
 Last, the network with the whole-crop box moved or resized, to see how much the crop convention
 matters.
 
-    python scripts/teacher_ceiling.py > reports/experiments/teacher-ceiling/results.md
+    python experiments/teacher_ceiling.py > reports/experiments/teacher-ceiling/results.md
 
 Reads FER-2013 validation and CK+48 from EXPNET_DATA (default ../shared/data); about 1 min on
 2 cores. An experiment, not part of the product.

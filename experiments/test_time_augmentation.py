@@ -2,8 +2,8 @@
 same boxes) of the plain prediction against averages over a horizontal flip (mirrored back into
 the basis with a linear map derived from the face model) and over small box shifts and scales.
 
-    python scripts/test_time_augmentation.py                      # the shipped network
-    python scripts/test_time_augmentation.py --model OTHER.onnx   # another trained network
+    python experiments/test_time_augmentation.py                      # the shipped network
+    python experiments/test_time_augmentation.py --model OTHER.onnx   # another trained network
 
 The tables go into reports/experiments/test-time-augmentation.md. Reads CK+48, FER-2013
 validation and lfw-expressions (validation identities) from EXPNET_DATA (default ../shared/data).
