@@ -19,7 +19,7 @@ def _cmd_label(args) -> int:
         identity = identity_from_rule(args.identity_rule)
     if args.limit:
         paths = paths[:args.limit]
-    pipeline = LabelPipeline(detector=args.detector, workers=args.workers)
+    pipeline = LabelPipeline(detector=args.detector, workers=args.workers, landmarks=args.landmarks)
     summary = pipeline.run(paths, args.output, identity=identity, progress=not args.quiet)
     text = json.dumps(asdict(summary), indent=2)
     print(text)
@@ -57,7 +57,7 @@ def _cmd_predict(args) -> int:
     inputs = _inputs(args)
     user_boxes = read_boxes(args.boxes) if args.boxes else None
     net = ExpNet(args.model, detector=None if args.detector == "none" else args.detector,
-                 threads=args.threads, max_faces=args.max_faces,
+                 threads=args.threads, max_faces=args.max_faces, min_score=args.min_score, min_face=args.min_face,
                  **({"crop_scales": (1.0,)} if args.one_crop else {}))
     videos = [p for p in inputs if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p for p in inputs if p.suffix.lower() not in VIDEO_SUFFIXES]
@@ -146,7 +146,7 @@ def _cmd_render(args) -> int:
     from expnet.inference.video import is_video
     from expnet.render.visuals import FaceRenderer, overlay_video, render_prediction
     inputs = _inputs(args)
-    net = ExpNet(args.model, detector=args.detector)
+    net = ExpNet(args.model, detector=args.detector, min_score=args.min_score, min_face=args.min_face)
     renderer = FaceRenderer()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -204,7 +204,9 @@ def _cmd_bench(args) -> int:
     arguments = {"net": dict(model=args.model, n_images=args.images, seed=args.seed),
                  "fit": dict(faces=args.faces, noise=args.noise, seed=args.seed),
                  "fit-prior": dict(faces=args.faces, noise=args.noise, seed=args.seed),
-                 "detectors": dict(data=args.data),
+                 "detectors": dict(data=args.data, fer_limit=args.fer_limit, seed=args.seed),
+                 "calibration": dict(data=args.data),
+                 "mesh68": dict(data=args.data),
                  "render": dict(seed=args.seed)}[args.what]
     print(json.dumps(bench(**arguments), indent=2))
     return 0
@@ -215,6 +217,17 @@ def _detector_help(default: str) -> str:
     aliases = ", ".join(f"{k} = {v}" for k, v in ALIASES.items())
     return (f"one of {', '.join(BACKENDS)}, or a comma-separated chain ({aliases}); "
             f"none: the inputs are face crops (default {default})")
+
+
+def _detector_options(p: argparse.ArgumentParser) -> None:
+    from expnet.inference.predictor import DEFAULT_DETECTOR
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help=_detector_help(DEFAULT_DETECTOR))
+    p.add_argument("--min-score", type=float, default=None,
+                   help="drop faces the detector scores lower (its own units: BlazeFace a probability, "
+                        "default 0.6; dlib the SVM/CNN margin, default 0)")
+    p.add_argument("--min-face", type=float, default=None,
+                   help="smallest face width in pixels that BlazeFace searches for (default 40; smaller "
+                        "costs more tiles on large images)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, help="labels file: .jsonl or .csv")
     p.add_argument("--detector", default="auto", help=_detector_help("auto"))
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--landmarks", default="dlib", choices=["dlib", "mesh"],
+                   help="dlib: dlib's 68-point predictor (default); mesh: MediaPipe FaceMesh, its 68-point "
+                        "iBUG-compatible subset is fitted and its 468 points are kept in the rows")
     p.add_argument("--identities", help="CSV mapping image file names to identities")
     p.add_argument("--image-column", default="image")
     p.add_argument("--identity-column", default="identity")
@@ -244,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
     p.add_argument("--sample", action="store_true", help="predict on the bundled default face photo")
     p.add_argument("--output", "-o", default=None, help=".jsonl (default: stdout), .csv or .npz")
-    p.add_argument("--detector", default="dlib-hog", help=_detector_help("dlib-hog"))
+    _detector_options(p)
     p.add_argument("--boxes", help="CSV of user face boxes: image,x0,y0,x1,y1 (the detector is not run)")
     p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
     p.add_argument("--batch-size", type=int, default=64)
@@ -263,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
     p.add_argument("--sample", action="store_true", help="render the bundled default face photo")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--detector", default="dlib-hog", help=_detector_help("dlib-hog"))
+    _detector_options(p)
     p.add_argument("--model", default=None)
     p.add_argument("--mesh-format", default="obj", choices=["obj", "ply"])
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
@@ -277,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="figure.png")
     p.add_argument("--scales", default="1,0.2")
     p.add_argument("--model", default=None)
-    p.add_argument("--detector", default="dlib-hog", help=_detector_help("dlib-hog"))
+    _detector_options(p)
     p.set_defaults(func=_cmd_figure)
 
     p = sub.add_parser("train", help="train the network on labels from expnet label")
@@ -343,7 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=int, default=200, help="for net: 640x480 images in the end-to-end run")
     p.add_argument("--faces", type=int, default=1000)
     p.add_argument("--noise", type=float, default=0.03, help="landmark noise, fraction of inter-ocular distance")
-    p.add_argument("--data", default=None, help="for detectors: a folder of face images")
+    p.add_argument("--data", default=None,
+                   help="for calibration: a folder of face images; for detectors: the folder holding "
+                        "aflw2000-samples/ and fer2013/ (optional)")
+    p.add_argument("--fer-limit", type=int, default=0, help="for detectors: FER-2013 crops used (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_bench)
     return parser

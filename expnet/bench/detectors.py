@@ -1,66 +1,94 @@
-"""``expnet bench detectors``: the box calibration of every detector backend, and its speed."""
+"""``expnet bench detectors``: recall, false faces and speed of every detector backend.
+
+- recall on generated 1280x720 group scenes, by face width (registry sample faces on generated
+  backgrounds);
+- false faces per 100 generated faceless images (backgrounds, textures, shapes);
+- with ``data`` (a folder holding ``aflw2000-samples`` and ``fer2013``): faces found on the
+  AFLW2000-3D samples (a found box overlaps the ground-truth landmarks' box) and on FER-2013
+  validation crops treated as photos;
+- milliseconds per 640x480 frame (one face) and per 1280x720 group scene.
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from expnet.core.detection import BACKENDS
+from expnet.bench.scenes import faceless_images, group_scene, matched
+from expnet.bench.synthetic import benchmark_images
+from expnet.core.detection import DetectorChain
 from expnet.core.images import list_images, load_image
-from expnet.teacher.landmarks import DlibLandmarker
+
+WIDTHS = (300, 100, 64, 40, 32)
+DEFAULT_SPECS = ("blazeface", "blazeface-full", "dlib-hog", "opencv-haar", "dlib-hog,dlib-cnn")
 
 
-def bench_detectors(data: str | os.PathLike | None) -> dict:
-    """How each backend's native boxes, and the box the landmarks imply, relate to dlib-hog's on
-    up to 150 images of the folder ``data``: the calibration constants of
-    :mod:`expnet.core.detection`."""
-    if not data:
-        raise ValueError("bench detectors needs --data FOLDER (face images)")
-    paths = list_images(data)
-    paths = paths[:: max(1, len(paths) // 150)][:150]
-    hog = BACKENDS["dlib-hog"]()
-    others = {name: cls() for name, cls in BACKENDS.items() if name != "dlib-hog"}
-    for det in others.values():  # measure native boxes
-        det.calibration = type(det.calibration)()
-    landmarker = DlibLandmarker(refine=False)
-    rel = {name: [] for name in others}
-    rel["landmarks"] = []
-    timing = {name: [] for name in BACKENDS}
+def _boxes(found) -> np.ndarray:
+    return np.array([b.as_array() for b in found]).reshape(-1, 4)
 
-    def relation(ref: np.ndarray, box: np.ndarray) -> list[float]:
-        side = (box[2] - box[0] + box[3] - box[1]) / 2
-        return [*(((ref[:2] + ref[2:]) - (box[:2] + box[2:])) / 2 / side),
-                (ref[2] - ref[0] + ref[3] - ref[1]) / 2 / side]
 
+def _aflw(detector: DetectorChain, folder: Path) -> dict:
+    from scipy.io import loadmat
+    paths = sorted(folder.glob("*.jpg"))
+    hits = []
     for path in paths:
-        gray = load_image(path, "L")
-        t = time.perf_counter()
-        found = hog.detect(gray)
-        timing["dlib-hog"].append(time.perf_counter() - t)
-        if not found:
-            continue
-        ref = found[0].as_array()
-        pts = landmarker.predict(gray, found[0])
-        rel["landmarks"].append(relation(ref, np.r_[pts.min(0), pts.max(0)]))
-        for name, det in others.items():
-            t = time.perf_counter()
-            boxes = det.detect(gray)
-            timing[name].append(time.perf_counter() - t)
-            if boxes and _iou(boxes[0].as_array(), ref) > 0.3:
-                rel[name].append(relation(ref, boxes[0].as_array()))
-    return {
-        "images": len(paths),
-        "calibration_dx_dy_size": {k: np.round(np.median(v, 0), 3).tolist() if v else None
-                                   for k, v in rel.items()},
-        "matched_faces": {k: len(v) for k, v in rel.items()},
-        "ms_per_image": {k: round(1e3 * float(np.mean(v)), 2) for k, v in timing.items() if v},
-    }
+        pts = loadmat(path.with_suffix(".mat"))["pt3d_68"][:2].T
+        found = detector.detect(load_image(path, "RGB" if detector.uses_color else "L"))
+        hits.append(bool(matched(_boxes(found), np.r_[pts.min(0), pts.max(0)][None])[0]))
+    return {"found": int(sum(hits)), "images": len(paths)}
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = np.prod(np.clip(hi - lo, 0, None))
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-    return float(inter / (area(a) + area(b) - inter + 1e-9))
+def _fer(detector: DetectorChain, folder: Path, limit: int) -> dict:
+    paths = list_images(folder)
+    paths = paths[:: max(1, len(paths) // limit)] if limit else paths
+    found = sum(bool(detector.detect(load_image(p, "L"))) for p in paths)
+    return {"found": found, "images": len(paths), "fraction": round(found / max(len(paths), 1), 4)}
+
+
+def _time(detector: DetectorChain, images: list[np.ndarray]) -> float:
+    detector.detect(images[0])
+    t0 = time.perf_counter()
+    for img in images:
+        detector.detect(img)
+    return round(1e3 * (time.perf_counter() - t0) / len(images), 2)
+
+
+def bench_detectors(data: str | os.PathLike | None = None, specs=DEFAULT_SPECS, scenes: int = 10,
+                    faceless: int = 100, fer_limit: int = 0, seed: int = 0, progress: bool = True) -> dict:
+    """Recall, false faces and speed of each detector spec (a backend or chain).
+
+    Parameters
+    ----------
+    data : path, optional
+        Folder with ``aflw2000-samples/`` and ``fer2013/validation/`` (skipped where absent).
+    specs : sequence of str
+        Detector backends or chains to measure.
+    scenes, faceless : int
+        Generated group scenes (each with one face of every width in ``WIDTHS``) and faceless images.
+    fer_limit : int
+        FER-2013 validation crops used (0: all 3,589).
+    """
+    group = [group_scene(WIDTHS, seed=seed + k) for k in range(scenes)]
+    negatives = faceless_images(faceless, seed)
+    frames = [np.repeat(img[..., None], 3, axis=2) for img in benchmark_images(40, seed)]
+    root = Path(data) if data else None
+    out: dict = {"group_scenes": scenes, "face_widths": list(WIDTHS), "faceless_images": faceless, "detectors": {}}
+    for spec in tqdm(specs, desc="detectors", unit="detector", disable=not progress):
+        det = DetectorChain(spec)
+        hits = np.zeros(len(WIDTHS))
+        for scene in group:
+            hits += matched(_boxes(det.detect(scene.image)), scene.boxes)
+        false = sum(len(det.detect(img)) for img in negatives)
+        row = {"group_recall_by_width": {str(w): round(h / scenes, 3) for w, h in zip(WIDTHS, hits)},
+               "false_faces_per_100_faceless": round(100 * false / faceless, 2),
+               "ms_per_640x480": _time(det, frames), "ms_per_1280x720_group": _time(det, [s.image for s in group])}
+        if root and (root / "aflw2000-samples").is_dir():
+            row["aflw2000_samples"] = _aflw(det, root / "aflw2000-samples")
+        if root and (root / "fer2013" / "validation").is_dir():
+            row["fer2013_validation_as_photos"] = _fer(det, root / "fer2013" / "validation", fer_limit)
+        out["detectors"][spec] = row
+    return out

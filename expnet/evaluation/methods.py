@@ -78,6 +78,8 @@ class LandmarkFitFeatures(FeatureExtractor):
     """The paper's DLIB baseline: dlib's 68 landmarks + the fit of Eq. 2 (ExpNet's teacher)."""
 
     name = "dlib-fit"
+    landmarks = "dlib"
+    own_detector_spec = "auto"   # the label pipeline's detector (also the same-box mode's, on full frames)
 
     def __init__(self):
         from expnet.core.facemodel import FaceModel
@@ -87,20 +89,26 @@ class LandmarkFitFeatures(FeatureExtractor):
         self._config = FitConfig()
 
     def version(self) -> str:
-        return hashlib.sha1(json.dumps(self._config.__dict__, sort_keys=True).encode()).hexdigest()[:12]
+        key = {**self._config.__dict__, "landmarks": self.landmarks, "detector": self.own_detector_spec}
+        return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     def extract(self, paths, scale, cropped, own_detector, progress=True):
-        # Detection and landmarks (single-threaded dlib) run in one process per core.
+        # Detection and landmarks (single-threaded) run in one process per core.
         import multiprocessing as mp
         jobs = [(path, scale, cropped, own_detector) for path in paths]
         workers = min(os.cpu_count() or 1, max(1, len(paths) // 50))
-        bar = tqdm(total=len(paths), desc=f"dlib-fit x{scale}", unit="img", disable=not progress)
+        bar = tqdm(total=len(paths), desc=f"{self.name} x{scale}", unit="img", disable=not progress)
         pts, rows = [], []
+        detector = self.own_detector_spec if own_detector else LandmarkFitFeatures.own_detector_spec
+        settings = (detector, self.landmarks)
         if workers > 1:
-            with mp.get_context("fork").Pool(workers, initializer=_init_landmark_worker) as pool:
+            # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
+            # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
+            ctx = mp.get_context("forkserver")
+            with ctx.Pool(workers, initializer=_init_landmark_worker, initargs=settings) as pool:
                 results = list(_progress(pool.imap(_landmarks_job, jobs, chunksize=16), bar))
         else:
-            _init_landmark_worker()
+            _init_landmark_worker(*settings)
             results = list(_progress(map(_landmarks_job, jobs), bar))
         bar.close()
         for i, found in enumerate(results):
@@ -114,13 +122,28 @@ class LandmarkFitFeatures(FeatureExtractor):
         return out
 
 
+class MeshFitFeatures(LandmarkFitFeatures):
+    """The second landmark baseline: FaceMesh's iBUG-compatible 68 points + the same fit. With
+    ``@own`` it runs on BlazeFace boxes, the detector it was made with."""
+
+    name = "mesh-fit"
+    landmarks = "mesh"
+    own_detector_spec = "blazeface"
+
+
 _LANDMARK_WORKER: dict = {}  # per worker process: its detector and landmark predictor
 
 
-def _init_landmark_worker() -> None:
+def _init_landmark_worker(detector: str = "auto", landmarks: str = "dlib") -> None:
     from expnet.core.detection import DetectorChain
-    from expnet.teacher.landmarks import DlibLandmarker
-    _LANDMARK_WORKER.update(detector=DetectorChain("auto"), landmarker=DlibLandmarker())
+    if landmarks == "dlib":
+        from expnet.teacher.landmarks import DlibLandmarker
+        predict = DlibLandmarker().predict
+    else:
+        from expnet.teacher.facemesh import FaceMeshLandmarker
+        mesh = FaceMeshLandmarker()
+        predict = lambda gray, box: mesh.predict68(gray, box)[0]  # noqa: E731
+    _LANDMARK_WORKER.update(detector=DetectorChain(detector), predict=predict)
 
 
 def _landmarks_job(job):
@@ -129,7 +152,7 @@ def _landmarks_job(job):
     if box is None:
         return None
     gray, b = box
-    return _LANDMARK_WORKER["landmarker"].predict(gray, b)
+    return _LANDMARK_WORKER["predict"](gray, b)
 
 
 def _progress(items, bar):
@@ -211,9 +234,10 @@ class FileFeatures(FeatureExtractor):
 # is ``features:FILE.npz``, and a suffix ``@own`` makes any method run its own detector.
 METHODS: dict[str, type[FeatureExtractor] | None] = {
     ExpNetFeatures.name: ExpNetFeatures, LandmarkFitFeatures.name: LandmarkFitFeatures,
+    MeshFitFeatures.name: MeshFitFeatures,
     RawPixelFeatures.name: RawPixelFeatures, "majority": None}
 # The report's rows: every method, and the teacher also with its own detector (the label pipeline).
-DEFAULT_METHODS = ("expnet", "dlib-fit", "dlib-fit@own", "raw-pixels", "majority")
+DEFAULT_METHODS = ("expnet", "dlib-fit", "dlib-fit@own", "mesh-fit", "raw-pixels", "majority")
 
 
 def make_method(name: str, model: str | None = None) -> FeatureExtractor | None:

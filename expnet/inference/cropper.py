@@ -49,12 +49,16 @@ class FaceCropper:
         Keep the N largest faces per image.
     crop_scales : sequence of float
         Box multiples cut per face (the network's outputs are averaged over them).
+    min_score, min_face : float, optional
+        Detector options (see :class:`expnet.core.detection.DetectorChain`).
     """
 
     def __init__(self, detector: str | None, input_size: int, enlarge: float = ENLARGE,
-                 max_faces: int | None = None, crop_scales=CROP_SCALES):
+                 max_faces: int | None = None, crop_scales=CROP_SCALES, min_score: float | None = None,
+                 min_face: float | None = None):
         self.detector_spec = detector if detector and detector != "none" else "none"
-        self.detector = DetectorChain(detector) if self.detector_spec != "none" else None
+        self.detector_options = (min_score, min_face)
+        self.detector = (DetectorChain(detector, min_score, min_face) if self.detector_spec != "none" else None)
         self.input_size = int(input_size)
         self.enlarge = float(enlarge)
         self.max_faces = max_faces
@@ -63,16 +67,18 @@ class FaceCropper:
 
     def settings(self) -> tuple:
         """The constructor's arguments, for building the same cropper in a worker process."""
-        return (self.detector_spec, self.input_size, self.enlarge, self.max_faces, self.crop_scales)
+        return (self.detector_spec, self.input_size, self.enlarge, self.max_faces, self.crop_scales,
+                *self.detector_options)
 
-    def find_faces(self, gray: np.ndarray, boxes=None) -> list[FaceBox]:
-        """User ``boxes`` (``FaceBox`` or ``(x0, y0, x1, y1)``) if given, else the detector's."""
+    def find_faces(self, image: np.ndarray, boxes=None) -> list[FaceBox]:
+        """User ``boxes`` (``FaceBox`` or ``(x0, y0, x1, y1)``) if given, else the detector's on
+        ``image`` (grey, or RGB for detectors that use colour)."""
         if boxes is not None:
             return [b if isinstance(b, FaceBox) else FaceBox(*map(float, b[:4]), 1.0, "user")
                     for b in boxes]
         if self.detector is None:  # the input is a face crop: its calibrated whole-image box
-            return self._whole_image.detect(gray)
-        found = self.detector.detect(gray)
+            return self._whole_image.detect(image)
+        found = self.detector.detect(image)
         return found[: self.max_faces] if self.max_faces else found
 
     def crop_faces(self, gray: np.ndarray, boxes: list[FaceBox]) -> tuple[np.ndarray, np.ndarray]:
@@ -94,12 +100,14 @@ class FaceCropper:
         """Decode (a path or an array), find the faces and crop them; a bad file gives a
         prediction with its ``error`` and no boxes."""
         name = str(image) if not isinstance(image, np.ndarray) else "<array>"
+        colour = boxes is None and self.detector is not None and self.detector.uses_color
         try:
-            gray = load_image(image, "L") if not isinstance(image, np.ndarray) else to_gray(image)
-        except ImageError as exc:
+            pixels = image if isinstance(image, np.ndarray) else load_image(image, "RGB" if colour else "L")
+            gray = to_gray(pixels)
+        except (ImageError, ValueError) as exc:
             return PreparedImage(ImagePrediction(name, error=str(exc)), [], None, None)
         h, w = gray.shape
-        faces = self.find_faces(gray, boxes)
+        faces = self.find_faces(pixels if colour and pixels.ndim == 3 else gray, boxes)
         crops, affines = self.crop_faces(gray, faces)
         return PreparedImage(ImagePrediction(name, w, h), faces, crops, affines)
 

@@ -26,6 +26,9 @@ from expnet.inference.cropper import CROP_SCALES, FaceCropper, PreparedImage, ch
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.inference.targets import TargetCoder
 
+# The default face detector, chosen by `expnet bench detectors` (reports/benchmarks/detectors.json).
+DEFAULT_DETECTOR = "blazeface"
+
 
 def default_model_path() -> Path:
     """The model that ships with the package."""
@@ -48,11 +51,18 @@ class ExpNet:
     crop_scales : sequence of float
         Box sizes whose outputs are averaged per face (``(1.0,)``: one crop, a third of the
         network's time).
+    min_score : float, optional
+        Faces the detector scores lower are dropped (its own units; BlazeFace: a probability,
+        default 0.6; dlib: the SVM margin, default 0).
+    min_face : float, optional
+        Smallest face width in pixels the BlazeFace detector searches for (default 40; smaller
+        costs more tiles on large images).
     """
 
-    def __init__(self, model: str | os.PathLike | None = None, detector: str = "dlib-hog",
+    def __init__(self, model: str | os.PathLike | None = None, detector: str = DEFAULT_DETECTOR,
                  threads: int | None = None, max_faces: int | None = None,
-                 crop_scales: Sequence[float] = CROP_SCALES):
+                 crop_scales: Sequence[float] = CROP_SCALES, min_score: float | None = None,
+                 min_face: float | None = None):
         crop_scales = check_crop_scales(crop_scales)  # before the (slower) session is built
         import onnxruntime as ort
         path = Path(model) if model else default_model_path()
@@ -69,7 +79,8 @@ class ExpNet:
         self.input_size = int(self.metadata["net_config"]["input_size"])
         self.enlarge = float(self.metadata["crop"].get("enlarge", ENLARGE))
         self.coder = TargetCoder.from_dict(self.metadata["coder"])
-        self.cropper = FaceCropper(detector, self.input_size, self.enlarge, max_faces, crop_scales)
+        self.cropper = FaceCropper(detector, self.input_size, self.enlarge, max_faces, crop_scales, min_score,
+                                   min_face)
 
     @property
     def crop_scales(self) -> tuple[float, ...]:
@@ -148,7 +159,9 @@ class ExpNet:
     def _prepare_parallel(self, images, boxes, workers: int):
         import multiprocessing as mp
         jobs = ((image, None if boxes is None else boxes[k]) for k, image in enumerate(images))
-        ctx = mp.get_context("fork")
+        # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
+        # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
+        ctx = mp.get_context("forkserver")
         with ctx.Pool(workers, initializer=_init_worker, initargs=self.cropper.settings()) as pool:
             yield from pool.imap(_prepare_job, jobs, chunksize=4)
 

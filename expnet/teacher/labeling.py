@@ -27,7 +27,7 @@ from tqdm import tqdm
 from expnet.core.atomic import atomic_path
 from expnet.core.facemodel import FaceModel
 from expnet.core.ibug68 import N_LANDMARKS
-from expnet.core.images import ImageError, load_image
+from expnet.core.images import ImageError, load_image, to_gray
 from expnet.core.pose import Pose
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 
@@ -51,6 +51,10 @@ class Observation:
     box: list[float] | None = None
     score: float | None = None
     landmarks: list[list[float]] | None = None
+    mesh: list[list[float]] | None = None   # FaceMesh's 468 points (x, y, z), with --landmarks mesh
+
+
+LANDMARK_BACKENDS = ("dlib", "mesh")
 
 
 @dataclass
@@ -71,40 +75,57 @@ class LabelSummary:
 
 
 class Observer:
-    """Detection + landmarks for one image; one instance per worker process."""
+    """Detection + landmarks for one image; one instance per worker process.
 
-    def __init__(self, detector: str = "auto"):
+    ``landmarks``: ``dlib`` (dlib's 68-point predictor, grey) or ``mesh`` (FaceMesh's 468 points,
+    colour where the image has it; the 68 are its iBUG-compatible subset, the 468 are kept).
+    """
+
+    def __init__(self, detector: str = "auto", landmarks: str = "dlib"):
         from expnet.core.detection import DetectorChain
-        from expnet.teacher.landmarks import DlibLandmarker
+        if landmarks not in LANDMARK_BACKENDS:
+            raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
         self.detector = DetectorChain(detector)
-        self.landmarker = DlibLandmarker()
+        self.backend = landmarks
+        if landmarks == "dlib":
+            from expnet.teacher.landmarks import DlibLandmarker
+            self.landmarker = DlibLandmarker()
+        else:
+            from expnet.teacher.facemesh import FaceMeshLandmarker
+            self.landmarker = FaceMeshLandmarker()
+        self.colour = landmarks == "mesh" or self.detector.uses_color
 
     def __call__(self, path: str) -> Observation:
         try:
-            gray = load_image(path, "L")
+            image = load_image(path, "RGB" if self.colour else "L")
         except ImageError as exc:
             return Observation(path, STATUS_ERROR, error=str(exc))
-        h, w = gray.shape
+        h, w = image.shape[:2]
+        mesh = None
         try:
-            boxes = self.detector.detect(gray)
+            boxes = self.detector.detect(image)
             if not boxes:
                 return Observation(path, STATUS_NO_FACE, error="no face found", width=w, height=h)
             box = boxes[0]
-            pts = self.landmarker.predict(gray, box)
+            if self.backend == "dlib":
+                pts = self.landmarker.predict(to_gray(image), box)
+            else:
+                pts, points = self.landmarker.predict68(image, box)
+                mesh = np.round(points, 2).tolist()
         except Exception as exc:  # a library failure on one image must not stop the batch
             return Observation(path, STATUS_ERROR, error=f"{type(exc).__name__}: {exc}", width=w, height=h)
         return Observation(path, STATUS_OK, width=w, height=h, n_faces=len(boxes),
                            detector=box.detector, box=box.to_list(), score=round(box.score, 4),
-                           landmarks=np.round(pts, 2).tolist())
+                           landmarks=np.round(pts, 2).tolist(), mesh=mesh)
 
 
 _OBSERVER: Observer | None = None  # per worker process, set by the pool initializer
 
 
-def _init_worker(detector: str) -> None:
+def _init_worker(detector: str, landmarks: str) -> None:
     global _OBSERVER
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _OBSERVER = Observer(detector)
+    _OBSERVER = Observer(detector, landmarks)
 
 
 def _observe(path: str) -> Observation:
@@ -163,8 +184,11 @@ class LabelPipeline:
     """Label a list of face images with pose, shape and expression from a landmark fit."""
 
     def __init__(self, detector: str = "auto", workers: int | None = None,
-                 fit_config: FitConfig | None = None, model: FaceModel | None = None):
+                 fit_config: FitConfig | None = None, model: FaceModel | None = None, landmarks: str = "dlib"):
+        if landmarks not in LANDMARK_BACKENDS:
+            raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
         self.detector = detector
+        self.landmarks = landmarks
         self.workers = workers or os.cpu_count() or 1
         self.model = model or FaceModel.load()
         self.fitter = LandmarkFitter(self.model.landmarks, fit_config)
@@ -172,7 +196,7 @@ class LabelPipeline:
     # -- stage one ----------------------------------------------------------------------------
     def observe(self, paths: list[str], side_file: Path, progress: bool = True
                 ) -> tuple[dict[str, Observation], int, float]:
-        settings = {"detector": self.detector}
+        settings = {"detector": self.detector, **({"landmarks": self.landmarks} if self.landmarks != "dlib" else {})}
         done = _read_observations(side_file, settings)
         todo = [p for p in dict.fromkeys(paths) if p not in done]
         start = time.perf_counter()
@@ -198,11 +222,13 @@ class LabelPipeline:
 
     def _run(self, todo: list[str]):
         if self.workers <= 1 or len(todo) < 8:
-            observer = Observer(self.detector)
+            observer = Observer(self.detector, self.landmarks)
             yield from map(observer, todo)
             return
-        ctx = mp.get_context("fork")
-        with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.detector,)) as pool:
+        # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
+        # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
+        ctx = mp.get_context("forkserver")
+        with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.detector, self.landmarks)) as pool:
             yield from pool.imap_unordered(_observe, todo, chunksize=8)
 
     # -- stage two ----------------------------------------------------------------------------
@@ -264,7 +290,7 @@ class LabelPipeline:
         return {"image": o.image, "status": o.status, "error": o.error, "identity": identity,
                 "width": o.width, "height": o.height, "detector": o.detector, "box": o.box,
                 "score": o.score, "landmarks": o.landmarks, "pose": None, "shape": None,
-                "expression": None, "residual": None}
+                "expression": None, "residual": None, **({"mesh": o.mesh} if o.mesh is not None else {})}
 
     # -- the whole job --------------------------------------------------------------------------
     def run(self, paths: list[str | os.PathLike], output: str | os.PathLike,

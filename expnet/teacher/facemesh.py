@@ -1,0 +1,66 @@
+"""The second landmark backend: MediaPipe's 468-point FaceMesh, run on a detector's box.
+
+FaceMesh regresses 468 points of a fixed face topology (x, y in pixels, z a relative depth) from
+a 192 px colour crop. Its points are surface points: the outer ring (the "face oval") stays on
+the same skin whatever the pose, while dlib's jaw points follow the visible silhouette. The
+68-point iBUG-compatible subset :data:`IBUG68_FROM_MESH` was learned by the project (``expnet
+bench mesh68``: for each iBUG point, the mesh point closest to dlib's on frontal faces), so on
+frontal faces the jaw of the subset is the face oval where dlib puts the jaw; on turned faces it
+stays on the oval (a 3D contour) instead of sliding to the silhouette.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from expnet.core.crop import crop, square_box
+from expnet.core.detection import FaceBox
+
+N_MESH = 468
+CONTEXT = 1.6   # crop side in box sides: FaceMesh was trained on faces with some surroundings
+
+
+class FaceMeshLandmarker:
+    """``predict(image, box)`` -> (468, 3) points: x, y in image pixels, z in pixels (relative
+    depth, towards the camera negative, MediaPipe's convention); ``score`` of the last call is
+    FaceMesh's face-presence probability."""
+
+    def __init__(self, threads: int = 1):
+        from expnet.core.mediapipe import TFLiteModel
+        self.net = TFLiteModel("face_landmark.tflite", threads)
+        self.size = self.net.size
+        self.score = float("nan")
+
+    def predict(self, image: np.ndarray, box: FaceBox | np.ndarray) -> np.ndarray:
+        """Points of the face in ``box`` (x0, y0, x1, y1, the shared convention) of a grey or RGB
+        uint8 image."""
+        box = box.as_array() if isinstance(box, FaceBox) else np.asarray(box, dtype=np.float64)
+        square = square_box(box, 1.0)
+        region, affine = crop(image, square, self.size, enlarge=CONTEXT)
+        if region.ndim == 2:
+            region = np.repeat(region[..., None], 3, axis=2)
+        outputs = self.net(region.astype(np.float32) / 255.0)
+        points = next(o for o in outputs if o.size == 3 * N_MESH).reshape(N_MESH, 3).astype(np.float64)
+        flag = next(o for o in outputs if o.size == 1).ravel()[0]
+        self.score = float(1.0 / (1.0 + np.exp(-np.clip(flag, -50, 50))))
+        scale = affine[0, 0]
+        points[:, :2] = (points[:, :2] - affine[:, 2]) / scale
+        points[:, 2] /= scale
+        return points
+
+    def predict68(self, image: np.ndarray, box: FaceBox | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(68, 2) iBUG-compatible points (the subset) and the (468, 3) mesh."""
+        mesh = self.predict(image, box)
+        return mesh[IBUG68_FROM_MESH, :2], mesh
+
+
+# One mesh index per iBUG point, learned by `expnet bench mesh68 --data lfw-expressions/images`
+# (167 near-frontal faces; median distance to dlib's point 0.056 inter-ocular
+# distances; reports/benchmarks/mesh68.json).
+IBUG68_FROM_MESH = np.array([
+    127, 93, 177, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 435, 401, 447, 356,  # jaw
+    46, 53, 52, 65, 55, 285, 296, 334, 293, 383,  # brows
+    168, 197, 5, 4, 240, 97, 164, 326, 460,  # nose
+    7, 159, 158, 155, 153, 144, 382, 385, 387, 249, 373, 380,  # eyes
+    61, 74, 72, 11, 302, 304, 291, 406, 314, 18, 84, 182, 146, 38, 13, 268, 375, 316, 15, 86,  # mouth
+])
