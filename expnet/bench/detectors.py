@@ -21,7 +21,8 @@ from tqdm import tqdm
 from expnet.bench.scenes import faceless_images, group_scene, matched
 from expnet.bench.synthetic import benchmark_images
 from expnet.core.detection import DetectorChain
-from expnet.core.images import list_images, load_image
+from expnet.core.images import load_image
+from expnet.core.inputs import list_images
 
 WIDTHS = (300, 100, 64, 40, 32)
 DEFAULT_SPECS = ("blazeface", "blazeface-full", "dlib-hog", "opencv-haar", "dlib-hog,dlib-cnn")

@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from expnet.core.detection import DetectorChain
 from expnet.core.ibug68 import JAW, inter_ocular
-from expnet.core.images import list_images, load_image
+from expnet.core.images import load_image
+from expnet.core.inputs import list_images
 from expnet.teacher.facemesh import FaceMeshLandmarker
 from expnet.teacher.landmarks import DlibLandmarker
 

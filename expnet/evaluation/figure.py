@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path
-from expnet.core.images import downscale, load_image
+from expnet.core.images import ImageError, downscale, load_image
+from expnet.core.plots import pyplot
 from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet
 from expnet.render.visuals import FaceRenderer
 from expnet.teacher.fitting import LandmarkFitter
@@ -19,10 +20,12 @@ def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
                  scales=(1.0, 0.2), detector: str = DEFAULT_DETECTOR) -> Path:
     """The paper's qualitative figure: per image and scale, the input, then for ExpNet and for the
     landmark baseline (dlib 68 + fit) the subject's shape alone and shape + expression, frontal.
-    The face box is found once at full scale and scaled with the image (same box for both)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The face box is found once at full scale and scaled with the image (same box for both).
+    An input that cannot be read or has no face is skipped with a warning on stderr; a
+    ValueError is raised only when none is left."""
+    import sys
+
+    plt = pyplot()
 
     renderer = FaceRenderer()
     net = ExpNet(model, detector=detector)
@@ -30,10 +33,15 @@ def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
     fitter = LandmarkFitter(renderer.model.landmarks)
     rows = []
     for path in images:
-        full = load_image(path, "L")
+        try:
+            full = load_image(path, "L")
+        except ImageError as exc:
+            print(f"figure: skipped {exc}", file=sys.stderr)
+            continue
         boxes = net.find_faces(full)
         if not boxes:
-            raise ValueError(f"{path}: no face found")
+            print(f"figure: skipped {path}: no face found", file=sys.stderr)
+            continue
         box = boxes[0]
         for scale in scales:
             img = downscale(full, scale)
@@ -44,6 +52,8 @@ def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
             rows.append((Path(path).name, scale, img, [
                 renderer.frontal(pred.shape, None), renderer.frontal(pred.shape, pred.expression),
                 renderer.frontal(fit.shape[0], None), renderer.frontal(fit.shape[0], fit.expression[0])]))
+    if not rows:
+        raise ValueError("no input with a face for the figure")
     titles = ["input", "ExpNet: shape", "ExpNet: shape + expression", "landmarks + fit: shape",
               "landmarks + fit: shape + expression"]
     fig, axes = plt.subplots(len(rows), 5, figsize=(12.5, 2.6 * len(rows)), squeeze=False)

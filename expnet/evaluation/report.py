@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path, write_text
+from expnet.core.plots import pyplot
 from expnet.evaluation.knn import EmotionScore
 
 
 def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    return pyplot()
 
 
 def _save(fig, path: Path) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from expnet.core.crop import ENLARGE, crop
 from expnet.core.detection import DetectorChain, FaceBox, WholeImageDetector
-from expnet.core.images import ImageError, load_image, to_gray
+from expnet.core.images import ImageError, as_rgb, load_image, to_gray
 from expnet.inference.results import ImagePrediction
 
 # Each face is cropped at these multiples of its box (same centre) and the network's outputs are
@@ -96,13 +96,16 @@ class FaceCropper:
         s = self.input_size
         return (np.array(crops).reshape(-1, s, s), np.array(affines).reshape(-1, 2, 3))
 
-    def prepare(self, image, boxes=None) -> PreparedImage:
-        """Decode (a path or an array), find the faces and crop them; a bad file gives a
-        prediction with its ``error`` and no boxes."""
+    def prepare(self, image, boxes=None, color: str = "RGB") -> PreparedImage:
+        """Decode (a path, or an array in the channel order ``color``), find the faces and crop
+        them; a bad file or array gives a prediction with its ``error`` and no boxes."""
         name = str(image) if not isinstance(image, np.ndarray) else "<array>"
         colour = boxes is None and self.detector is not None and self.detector.uses_color
         try:
-            pixels = image if isinstance(image, np.ndarray) else load_image(image, "RGB" if colour else "L")
+            if isinstance(image, np.ndarray):
+                pixels = as_rgb(image, color)
+            else:
+                pixels = load_image(image, "RGB" if colour else "L")
             gray = to_gray(pixels)
         except (ImageError, ValueError) as exc:
             return PreparedImage(ImagePrediction(name, error=str(exc)), [], None, None)

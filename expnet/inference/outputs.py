@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path
-from expnet.inference.predictor import ImagePrediction
+from expnet.core.inputs import is_video
+from expnet.core.summary import JobSummary
+from expnet.inference.results import ImagePrediction
 from expnet.inference.video import ClipSummary
 
 
@@ -35,63 +37,87 @@ def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:
     return boxes
 
 
-class PredictionWriter:
-    """Context manager; the output file appears (atomically) only when the job completes.
+def _frame_of(key: str) -> str | None:
+    """The video of a per-frame row key ``<video>#<frame>``, or None for other rows."""
+    video, _, frame = key.rpartition("#")
+    return video if video and frame.isdigit() and is_video(video) else None
 
-    JSON Lines rows go to ``<output>.partial`` as they come: a job that is interrupted and started
-    again with the same output skips the images already there (:attr:`done`) and appends.
+
+class PredictionWriter:
+    """Writes prediction rows as they come and makes the output appear atomically at the end.
+
+    Rows go to ``<output>.partial`` (JSON Lines) at once, whatever the output format; when the
+    job completes, the output is made from it (``.jsonl``: renamed; ``.csv`` / ``.npz``: written)
+    and the side file goes. A job that is interrupted and started again with the same output
+    keeps the finished inputs (:attr:`done`) and appends; a video counts as finished only with
+    its per-clip row, so an interrupted video runs again from its first frame and no row is
+    ever written twice. :attr:`summary` counts inputs, faces and failures (resumed rows too).
     """
 
-    def __init__(self, path: str | os.PathLike | None):
+    def __init__(self, path: str | os.PathLike | None, command: str = "predict"):
         self.path = Path(path) if path else None
         if self.path and self.path.suffix.lower() not in (".jsonl", ".csv", ".npz"):
             raise ValueError(f"output must end in .jsonl, .csv or .npz; got {self.path.name}")
-        self.rows: list[dict] = []
         self.done: set[str] = set()
+        self.summary = JobSummary(command)
         self._fh = None
+        self._partial: Path | None = None
 
     def __enter__(self):
         if self.path is None:
             self._fh = sys.stdout
-        elif self.path.suffix.lower() == ".jsonl":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._partial = self.path.with_name(self.path.name + ".partial")
-            if self._partial.exists():
-                good = []
-                for line in self._partial.read_text().splitlines():
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # the line an interruption cut short: that image runs again
-                    good.append(line)
-                    self.done.add(row["image"])
-                self._partial.write_text("".join(g + "\n" for g in good))
-            self._fh = open(self._partial, "a")
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        if self._partial.exists():
+            rows = []
+            for line in self._partial.read_text().splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # the line an interruption cut short: that input runs again
+            finished_videos = {r["image"] for r in rows if r.get("clip")}
+            kept = [r for r in rows if _frame_of(r["image"]) in (None, *finished_videos)]
+            with atomic_path(self._partial) as tmp:
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            for r in kept:
+                self._count(r)
+                if _frame_of(r["image"]) is None:
+                    self.done.add(r["image"])
+        self._fh = open(self._partial, "a")
         return self
 
-    def write(self, item: ImagePrediction | ClipSummary) -> None:
-        d = item.to_dict()
-        if self._fh is not None:
-            self._fh.write(json.dumps(d) + "\n")
-            self._fh.flush()
+    def _count(self, row: dict) -> None:
+        if row.get("clip"):
+            self.summary.add(row["image"], 0, row.get("error"))
+        elif _frame_of(row["image"]) is not None:
+            self.summary.frames += 1
+            self.summary.faces += len(row["faces"])
         else:
-            self.rows.append(d)
+            self.summary.add(row["image"], len(row["faces"]), row.get("error"))
+
+    def write(self, item: ImagePrediction | ClipSummary) -> None:
+        row = item.to_dict()
+        self._count(row)
+        self._fh.write(json.dumps(row) + "\n")
+        self._fh.flush()
 
     def __exit__(self, exc_type, exc, tb):
         if self.path is None:
             return False
-        if self._fh is not None:
-            self._fh.close()
-            if exc_type is None:
-                os.replace(self._partial, self.path)
-            return False  # on failure the partial file stays, for the resumed run
+        self._fh.close()
         if exc_type is not None:
+            return False  # the side file stays, for the resumed run
+        if self.path.suffix.lower() == ".jsonl":
+            os.replace(self._partial, self.path)
             return False
+        rows = [json.loads(line) for line in self._partial.read_text().splitlines()]
         with atomic_path(self.path) as tmp:
             if self.path.suffix.lower() == ".csv":
-                _write_csv(self.rows, tmp)
+                _write_csv(rows, tmp)
             else:
-                _write_npz(self.rows, tmp)
+                _write_npz(rows, tmp)
+        self._partial.unlink()
         return False
 
 
@@ -129,6 +155,8 @@ def _write_csv(rows: list[dict], path: Path) -> None:
 
 def _write_npz(rows: list[dict], path: Path) -> None:
     faces = [(r, f, k) for r, f, k in _face_rows(rows) if f]
+    k_e = next((len(f["expression"]) for _, f, _ in faces),
+               next((len(r["expression_mean"]) for r in rows if r.get("clip") and r["expression_mean"]), 0))
     np.savez(path,
              image=np.array([r["image"] for r, _, _ in faces], dtype=str),
              face=np.array([k for _, _, k in faces], dtype=np.int32),
@@ -142,4 +170,19 @@ def _write_npz(rows: list[dict], path: Path) -> None:
              scale=np.array([f["pose"]["scale"] for _, f, _ in faces], dtype=np.float32),
              shape=np.array([f["shape"] for _, f, _ in faces], dtype=np.float32),
              failed_image=np.array([r["image"] for r in rows if not r.get("clip") and not r["faces"]], dtype=str),
-             failed_error=np.array([r["error"] or "" for r in rows if not r.get("clip") and not r["faces"]], dtype=str))
+             failed_error=np.array([r["error"] or "" for r in rows if not r.get("clip") and not r["faces"]], dtype=str),
+             **_clip_arrays([r for r in rows if r.get("clip")], k_e))
+
+
+def _clip_arrays(clips: list[dict], k_e: int) -> dict[str, np.ndarray]:
+    """The per-clip rows of videos as arrays (NaN means where a clip had no face)."""
+    def mean(r: dict, key: str) -> list[float]:
+        return r[key] if r[key] is not None else [np.nan] * k_e
+    return dict(
+        clip_video=np.array([r["image"] for r in clips], dtype=str),
+        clip_frames=np.array([r["frames"] for r in clips], dtype=np.int64),
+        clip_frames_with_face=np.array([r["frames_with_face"] for r in clips], dtype=np.int64),
+        clip_expression_mean=np.array([mean(r, "expression_mean") for r in clips], dtype=np.float32).reshape(-1, k_e),
+        clip_expression_normalized_mean=np.array([mean(r, "expression_normalized_mean") for r in clips],
+                                                 dtype=np.float32).reshape(-1, k_e),
+        clip_error=np.array([r["error"] or "" for r in clips], dtype=str))

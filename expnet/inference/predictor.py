@@ -130,21 +130,37 @@ class ExpNet:
         """User ``boxes`` if given, else the detector's (largest first)."""
         return self.cropper.find_faces(gray, boxes)
 
-    def predict(self, image, boxes=None) -> ImagePrediction:
-        """One image: a path or an (H, W) / (H, W, 3) uint8 array."""
-        return next(iter(self.predict_many([image], None if boxes is None else [boxes])))
+    def predict(self, image, boxes=None, color: str = "RGB") -> ImagePrediction:
+        """Expression, pose and shape of every face in one image.
+
+        Parameters
+        ----------
+        image : path or ndarray
+            A file, or an (H, W) grey / (H, W, 3) colour array.
+        boxes : list, optional
+            Face boxes ``(x0, y0, x1, y1)`` to use instead of the detector.
+        color : str
+            Channel order of an array: ``"RGB"`` (default), ``"BGR"`` (OpenCV), ``"RGBA"``,
+            ``"BGRA"`` or ``"GRAY"``.
+
+        Returns
+        -------
+        ImagePrediction, with one FacePrediction per face (largest first) or an ``error``.
+        """
+        return next(iter(self.predict_many([image], None if boxes is None else [boxes], color=color)))
 
     def predict_many(self, images: Iterable, boxes: list | None = None, batch_size: int = 64,
-                     workers: int = 1) -> Iterator[ImagePrediction]:
-        """Images (paths or arrays) -> predictions, in order; faces of several images share a batch.
+                     workers: int = 1, color: str = "RGB") -> Iterator[ImagePrediction]:
+        """Images (paths or arrays, see :meth:`predict`) -> predictions, in order; faces of
+        several images share a network batch.
 
         ``workers > 1`` decodes, detects and crops in that many processes while this one runs the
         network (detection dominates the time on full frames).
         """
         if workers > 1:
-            prepared = self._prepare_parallel(images, boxes, workers)
+            prepared = self._prepare_parallel(images, boxes, workers, color)
         else:
-            prepared = (self.cropper.prepare(image, None if boxes is None else boxes[k])
+            prepared = (self.cropper.prepare(image, None if boxes is None else boxes[k], color)
                         for k, image in enumerate(images))
         pending: list[PreparedImage] = []
         n_faces = 0
@@ -156,9 +172,9 @@ class ExpNet:
                 pending, n_faces = [], 0
         yield from self._flush(pending)
 
-    def _prepare_parallel(self, images, boxes, workers: int):
+    def _prepare_parallel(self, images, boxes, workers: int, color: str):
         import multiprocessing as mp
-        jobs = ((image, None if boxes is None else boxes[k]) for k, image in enumerate(images))
+        jobs = ((image, None if boxes is None else boxes[k], color) for k, image in enumerate(images))
         # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
         # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
         ctx = mp.get_context("forkserver")

@@ -9,14 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.images import to_gray
 from expnet.inference.predictor import ExpNet, ImagePrediction
-
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-
-
-def is_video(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 @dataclass
@@ -35,8 +28,18 @@ class ClipSummary:
                 "expression_normalized_mean": r(self.expression_normalized_mean), "error": self.error}
 
 
+def frame_count(path: str | Path) -> int:
+    """The container's frame count (0 when it does not say)."""
+    import cv2
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
+    finally:
+        cap.release()
+
+
 def read_frames(path: str | Path, every: int = 1, max_failures: int = 25) -> Iterator[tuple[int, np.ndarray | None]]:
-    """(index, grey frame) pairs; a frame that cannot be decoded comes as (index, None)."""
+    """(index, RGB frame) pairs; a frame that cannot be decoded comes as (index, None)."""
     import cv2
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
@@ -57,17 +60,24 @@ def read_frames(path: str | Path, every: int = 1, max_failures: int = 25) -> Ite
             failures = 0
             if index % every == 0:
                 ok, frame = cap.retrieve()
-                yield index, (to_gray(frame[..., ::-1]) if ok and frame is not None else None)
+                good = ok and frame is not None and frame.ndim == 3 and frame.size > 0
+                yield index, (np.ascontiguousarray(frame[..., ::-1]) if good else None)
             index += 1
     finally:
         cap.release()
 
 
-def predict_video(net: ExpNet, path: str | Path, every: int = 1, chunk: int = 128
+def predict_video(net: ExpNet, path: str | Path, every: int = 1, chunk: int = 32, progress: bool = False
                   ) -> Iterator[ImagePrediction | ClipSummary]:
     """Per-frame predictions (largest face per frame), then the clip summary. Frames are
-    streamed in chunks, so a long video never sits in memory."""
+    streamed in chunks, so a long video never sits in memory; ``progress`` shows a bar in frames.
+
+    Raises ValueError when the file cannot be opened as a video (before any row)."""
+    from tqdm import tqdm
     exps, norms, n_frames = [], [], 0
+    total = frame_count(path)
+    bar = tqdm(total=(total + every - 1) // every if total else None, unit="frame", desc=Path(path).name,
+               disable=not progress, leave=False)
 
     def run(buffer):
         good = [(i, f) for i, f in buffer if f is not None]
@@ -89,8 +99,11 @@ def predict_video(net: ExpNet, path: str | Path, every: int = 1, chunk: int = 12
         n_frames += 1
         if len(buffer) >= chunk:
             yield from run(buffer)
+            bar.update(len(buffer))
             buffer = []
     yield from run(buffer)
+    bar.update(len(buffer))
+    bar.close()
     yield ClipSummary(str(path), n_frames, len(exps),
                       np.mean(exps, 0) if exps else None, np.mean(norms, 0) if norms else None,
                       None if n_frames else "no frames could be read")

@@ -324,8 +324,14 @@ def blend_shading(image: np.ndarray, pixel: np.ndarray, shade: np.ndarray, colou
 
 def draw_landmarks(image: np.ndarray, points: np.ndarray, colour=(255, 64, 64),
                    radius: int | None = None) -> np.ndarray:
+    """Dots at ``points``; their radius follows the face (the points' spread), not the image, so
+    that the dots of a small face in a large photo do not cover it. Faces under 40 px get none."""
     out = np.ascontiguousarray(to_rgb(image)).copy()
-    r = radius or max(1, int(round(min(out.shape[:2]) / 200)))
-    for x, y in np.asarray(points):
+    points = np.asarray(points, dtype=np.float64)
+    face = float(np.ptp(points[:, 0])) if len(points) else 0.0
+    if radius is None and face < 40:
+        return out
+    r = radius or max(1, int(round(face / 80)))
+    for x, y in points:
         cv2.circle(out, (int(round(x)), int(round(y))), r, colour, -1, lineType=cv2.LINE_AA)
     return out

@@ -70,8 +70,10 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
 
 
 def render_prediction(renderer: FaceRenderer, prediction: ImagePrediction, image: np.ndarray, out_dir: Path,
-                      mesh_format: str = "obj") -> list[Path]:
-    stem = Path(prediction.image).stem
+                      mesh_format: str = "obj", stem: str | None = None) -> list[Path]:
+    """Overlay, frontal expression PNG and mesh of every face, named ``<stem>_face<k>`` (default
+    stem: the input file's)."""
+    stem = stem or Path(prediction.image).stem
     files = []
     for i, face in enumerate(prediction.faces):
         files += renderer.save_face(out_dir, stem, image, face, i, mesh_format)

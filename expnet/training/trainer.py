@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from expnet.core.atomic import atomic_path, write_text
 from expnet.core.facemodel import FaceModel
+from expnet.core.plots import pyplot
 from expnet.inference.targets import TargetCoder
 from expnet.splits import lfw_validation_identities
 from expnet.teacher.fitting import LandmarkFitter
@@ -348,9 +349,7 @@ def _atomic_save(state: dict, path: Path) -> None:
 
 
 def plot_curves(history: list[dict], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     epochs = [r["epoch"] for r in history]
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     ax[0].plot(epochs, [r["train_loss"] for r in history], "o-", label="train (augmented)")

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from expnet.core.images import ImageError, list_images, load_image, to_gray
+from expnet.core.images import ImageError, load_image, to_gray
+from expnet.core.inputs import list_images
 
 
 def _png_header_only(path, width, height):

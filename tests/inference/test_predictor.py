@@ -74,7 +74,7 @@ def test_cli_predict_formats_and_user_boxes(onnx_model, tmp_path):
     for suffix in ("csv", "npz"):
         path = tmp_path / f"p.{suffix}"
         assert main(["predict", str(img), str(tmp_path / "boxes.csv"), "--model", str(onnx_model),
-                     "-o", str(path), "--quiet"]) == 0
+                     "-o", str(path), "--quiet"]) == 1  # one input failed: the documented status
     rows = list(csv.DictReader(open(tmp_path / "p.csv")))
     assert rows[0]["exp0"] and rows[1]["error"]  # the .csv given as an image is a reported failure
     data = np.load(tmp_path / "p.npz")
@@ -108,7 +108,8 @@ def test_predict_resumes_an_interrupted_jsonl(onnx_model, tmp_path):
     out = tmp_path / "p.jsonl"
     done = json.dumps({"image": str(src / "t0.ppm"), "width": 1, "height": 1, "faces": [], "error": "kept"})
     (tmp_path / "p.jsonl.partial").write_text(done + "\n" + '{"image": "cut sho')
-    assert main(["predict", str(src), "--model", str(onnx_model), "-o", str(out), "--quiet"]) == 0
+    # the kept row carries an error, so the whole job reports a failed input
+    assert main(["predict", str(src), "--model", str(onnx_model), "-o", str(out), "--quiet"]) == 1
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["image"].rsplit("/", 1)[-1] for r in rows] == ["t0.ppm", "t1.ppm", "t2.ppm"]
     assert rows[0]["error"] == "kept" and rows[1]["faces"]  # t0 was not run again

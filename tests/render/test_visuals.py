@@ -34,7 +34,7 @@ def test_render_folder_reports_bad_files_and_writes_ply(onnx_model, tmp_path):
     shutil.copy(sample_path("takeo.ppm"), src / "takeo.ppm")
     out = tmp_path / "r"
     assert main(["render", str(src), "--out", str(out), "--model", str(onnx_model), "--mesh-format", "ply",
-                 "--quiet"]) == 0
+                 "--quiet"]) == 1  # the bad file failed: the documented status
     assert (out / "takeo_face0.ply").exists() and not list(out.glob("bad*"))
 
 

@@ -32,7 +32,7 @@ def read_rows(path):
 def test_label_folder_reports_every_image(folder, tmp_path_factory, model):
     out = tmp_path_factory.mktemp("out") / "labels.jsonl"
     pipeline = LabelPipeline(detector="auto", workers=1, model=model)
-    from expnet.core.images import list_images
+    from expnet.core.inputs import list_images
     summary = pipeline.run(list_images(folder), out, identity=identity_from_rule(r"^(.*)_\d+$"),
                            progress=False)
     rows = read_rows(out)

@@ -1,0 +1,54 @@
+"""``expnet predict`` as a library function: images and videos through :class:`ExpNet` into a
+:class:`PredictionWriter`, every input a row (bad files and unopenable videos included), resumable
+without duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from expnet.core.inputs import is_video
+from expnet.core.summary import JobSummary
+from expnet.inference.outputs import PredictionWriter
+from expnet.inference.predictor import ExpNet
+from expnet.inference.results import ImagePrediction
+from expnet.inference.video import ClipSummary, predict_video
+
+
+def predict_inputs(net: ExpNet, inputs: list[Path], writer: PredictionWriter,
+                   boxes: dict[str, list] | None = None, batch_size: int = 64, workers: int = 1, every: int = 1,
+                   on_image: Callable[[ImagePrediction], None] | None = None, progress: bool = True) -> JobSummary:
+    """Predict every input not yet in ``writer.done``; returns the writer's summary.
+
+    Parameters
+    ----------
+    inputs : list of Path
+        Images and videos (by suffix), e.g. from :func:`expnet.core.inputs.discover`.
+    boxes : dict, optional
+        User face boxes by image path or file name (images only; the detector is not run).
+    every : int
+        Videos: every N-th frame.
+    on_image : callable, optional
+        Called with each image's prediction after it is written (e.g. to render it).
+    """
+    images = [p for p in inputs if not is_video(p) and str(p) not in writer.done]
+    videos = [p for p in inputs if is_video(p) and str(p) not in writer.done]
+    per_image = None
+    if boxes is not None:
+        per_image = [boxes.get(str(p), boxes.get(p.name, [])) for p in images]
+    bar = tqdm(total=len(images), unit="img", desc="predict", disable=not progress or not images)
+    for pred in net.predict_many(images, per_image, batch_size=batch_size, workers=workers):
+        writer.write(pred)
+        if on_image is not None:
+            on_image(pred)
+        bar.update()
+    bar.close()
+    for video in videos:
+        try:
+            for item in predict_video(net, video, every=every, progress=progress):
+                writer.write(item)
+        except (ValueError, OSError) as exc:  # cannot be opened, or broke mid-stream: its row says so
+            writer.write(ClipSummary(str(video), 0, 0, None, None, str(exc)))
+    return writer.summary
