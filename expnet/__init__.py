@@ -23,7 +23,7 @@ from expnet.inference.results import FacePrediction, ImagePrediction
 
 __all__ = ["ExpNet", "FacePrediction", "ImagePrediction", "FaceModel", "LinearModel", "LandmarkFitter",
            "FitConfig", "FitResult", "Pose"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {"LandmarkFitter": "expnet.teacher.fitting", "FitConfig": "expnet.teacher.fitting",
          "FitResult": "expnet.teacher.fitting"}

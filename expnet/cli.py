@@ -207,10 +207,13 @@ def _cmd_model(args) -> int:
     from expnet.core.facemodel import FaceModel
     model = FaceModel.load()
     if args.action == "info":
-        print(json.dumps({"vertices": model.n_vertices, "shape_components": model.n_shape,
+        from expnet import __version__
+        from expnet.core.notice import BASIS_TERMS, THIRD_PARTY
+        print(json.dumps({"expnet": __version__, "vertices": model.n_vertices, "shape_components": model.n_shape,
                           "expression_components": model.n_expression,
                           "landmarks": int(len(model.landmark_indices)),
-                          "triangles": int(len(model.triangles))}, indent=2))
+                          "triangles": int(len(model.triangles)), "licence": BASIS_TERMS,
+                          "third_party": THIRD_PARTY}, indent=2))
     elif args.action == "export-mesh":
         from expnet.core.mesh import write_mesh
         write_mesh(args.path, model.vertices(), model.triangles)
