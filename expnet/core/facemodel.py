@@ -77,6 +77,8 @@ class LinearModel:
 class FaceModel(LinearModel):
     """The full-resolution model plus its 68 landmark vertices and a project-built mesh."""
 
+    landmark_indices: np.ndarray  # (68,) vertex index of each iBUG landmark
+
     def __init__(self, arrays: dict[str, np.ndarray]):
         super().__init__(**{k: np.asarray(arrays[k]) for k in (
             "mean", "shape_basis", "expression_basis", "shape_mean", "shape_std",

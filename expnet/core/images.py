@@ -51,8 +51,8 @@ def load_image(path: str | os.PathLike, mode: str = "RGB", max_pixels: int = MAX
                 if w == 0 or h == 0:
                     raise ImageError(f"{path} has no pixels")
                 img.draft(mode, (w, h))  # lets JPEG decode straight to grey
-                img = ImageOps.exif_transpose(img) or img  # phone photos: the orientation tag
-                pixels = _to_8bit(img, mode)
+                upright = ImageOps.exif_transpose(img) or img  # phone photos: the orientation tag
+                pixels = _to_8bit(upright, mode)
     except ImageError:
         raise
     except UnidentifiedImageError as exc:

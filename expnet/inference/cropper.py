@@ -58,7 +58,7 @@ class FaceCropper:
                  min_face: float | None = None):
         self.detector_spec = detector if detector and detector != "none" else "none"
         self.detector_options = (min_score, min_face)
-        self.detector = (DetectorChain(detector, min_score, min_face) if self.detector_spec != "none" else None)
+        self.detector = DetectorChain(self.detector_spec, min_score, min_face) if self.detector_spec != "none" else None
         self.input_size = int(input_size)
         self.enlarge = float(enlarge)
         self.max_faces = max_faces
@@ -74,7 +74,8 @@ class FaceCropper:
         """User ``boxes`` (``FaceBox`` or ``(x0, y0, x1, y1)``) if given, else the detector's on
         ``image`` (grey, or RGB for detectors that use colour)."""
         if boxes is not None:
-            return [b if isinstance(b, FaceBox) else FaceBox(*map(float, b[:4]), 1.0, "user")
+            return [b if isinstance(b, FaceBox) else FaceBox(float(b[0]), float(b[1]), float(b[2]), float(b[3]),
+                                                             1.0, "user")
                     for b in boxes]
         if self.detector is None:  # the input is a face crop: its calibrated whole-image box
             return self._whole_image.detect(image)

@@ -104,7 +104,8 @@ class ExpNet:
         if not outs:
             k_e, k_s = len(self.coder.expression_mean), len(self.coder.shape_mean)
             return np.zeros((0, k_e), np.float32), np.zeros((0, 6), np.float32), np.zeros((0, k_s), np.float32)
-        return tuple(np.concatenate([o[k] for o in outs]) for k in range(3))
+        expression, pose, shape = (np.concatenate([o[k] for o in outs]) for k in range(3))
+        return expression, pose, shape
 
     def crop_faces(self, gray: np.ndarray, boxes: list[FaceBox]) -> tuple[np.ndarray, np.ndarray]:
         """The network's crops and image->crop affines of ``boxes`` (see :class:`FaceCropper`)."""
