@@ -34,3 +34,15 @@ def test_score_features(tmp_path):
     out = _run("score_features.py", cwd=tmp_path)
     accuracy = float(out.split("accuracy ")[1].split("%")[0])
     assert out.startswith("5-NN accuracy") and accuracy >= 90  # the made-up features separate well
+
+
+def test_folder_to_parquet(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from expnet.core.samples import sample_path
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "face.ppm").write_bytes(sample_path("takeo.ppm").read_bytes())
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"not a jpeg")
+    _run("folder_to_parquet.py", tmp_path / "in", tmp_path / "faces.parquet", cwd=tmp_path)
+    table = pq.read_table(tmp_path / "faces.parquet").to_pylist()
+    assert len(table) == 2 and sum(r["error"] is None for r in table) == 1
+    assert len(next(r for r in table if r["error"] is None)["expression"]) == 10

