@@ -39,7 +39,11 @@ def _cmd_label(args) -> int:
     print(text)
     if args.summary:
         Path(args.summary).write_text(text + "\n")
-    return 0
+    failed = {k: n for k, n in summary.by_status.items() if k != "ok"}
+    kinds = ", ".join(f"{k}: {n}" for k, n in failed.items())
+    print(f"label: {summary.images} inputs, {summary.labelled} labelled"
+          + (f"; {sum(failed.values())} failed ({kinds})" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _cmd_train(args) -> int:
@@ -198,9 +202,10 @@ def _cmd_render(args) -> int:
 def _cmd_figure(args) -> int:
     from expnet.evaluation.figure import paper_figure
     scales = [float(v) for v in args.scales.split(",")]
-    out = paper_figure(_inputs(args, allow_video=False), Path(args.out), args.model, scales, args.detector)
-    print(f"wrote {out}")
-    return 0
+    inputs = _inputs(args, allow_video=False)
+    out, shown = paper_figure(inputs, Path(args.out), args.model, scales, args.detector)
+    print(f"wrote {out} ({shown} of {len(inputs)} inputs)")
+    return 0 if shown == len(inputs) else 1
 
 
 def _cmd_model(args) -> int:

@@ -17,12 +17,13 @@ from expnet.teacher.landmarks import DlibLandmarker
 
 
 def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
-                 scales=(1.0, 0.2), detector: str = DEFAULT_DETECTOR) -> Path:
+                 scales=(1.0, 0.2), detector: str = DEFAULT_DETECTOR) -> tuple[Path, int]:
     """The paper's qualitative figure: per image and scale, the input, then for ExpNet and for the
     landmark baseline (dlib 68 + fit) the subject's shape alone and shape + expression, frontal.
     The face box is found once at full scale and scaled with the image (same box for both).
     An input that cannot be read or has no face is skipped with a warning on stderr; a
-    ValueError is raised only when none is left."""
+    ValueError is raised only when none is left. Returns the figure's path and the number of
+    inputs shown."""
     import sys
 
     plt = pyplot()
@@ -70,6 +71,6 @@ def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    return out
+    return out, len(rows) // len(scales)
 
 

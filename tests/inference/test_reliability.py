@@ -185,7 +185,7 @@ def test_figure_skips_an_input_without_a_face(onnx_model, tmp_path):
     Image.fromarray(np.full((200, 200), 128, np.uint8)).save(blank)
     out = tmp_path / "fig.png"
     assert main(["figure", str(sample_path("takeo.ppm")), str(blank), "--out", str(out), "--model",
-                 str(onnx_model)]) == 0
+                 str(onnx_model)]) == 1  # one input was skipped: the documented status
     assert out.stat().st_size > 1000
 
 
@@ -194,6 +194,13 @@ def test_figures_without_matplotlib_name_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"expnet\[plots\]"):
         pyplot()
+
+
+def test_label_exit_status_says_when_inputs_failed(tmp_path, capsys):
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    (tmp_path / "good.ppm").write_bytes(sample_path("takeo.ppm").read_bytes())
+    assert main(["label", str(tmp_path), "-o", str(tmp_path / "l.jsonl"), "--workers", "1", "--quiet"]) == 1
+    assert "2 inputs, 1 labelled; 1 failed (error: 1)" in capsys.readouterr().err
 
 
 def test_version_symlink_loop_and_small_face_dots(tmp_path, capsys):
