@@ -88,13 +88,38 @@ def _cmd_predict(args) -> int:
             if pred.faces:
                 render_prediction(renderer, pred, load_image(pred.image), Path(args.render),
                                   stem=names(Path(pred.image)))
+    on_frame = _series_writer(Path(args.series), args.every) if args.series else None
     with PredictionWriter(args.output) as out:
         if out.done:  # resuming an interrupted run
             print(f"resuming: {len(out.done)} inputs already done", file=sys.stderr)
         summary = predict_inputs(net, inputs, out, user_boxes, args.batch_size, args.workers, args.every,
-                                 on_image, progress=not args.quiet and args.output is not None)
+                                 on_image, progress=not args.quiet and args.output is not None,
+                                 detect_every=args.detect_every, smooth=args.smooth, on_frame=on_frame)
     print(summary.line(), file=sys.stderr)
     return summary.exit_status
+
+
+def _series_writer(folder: Path, every: int):
+    """A callback for video rows that writes each video's per-track CSV and PNG when it ends."""
+    from expnet.inference.series import TrackSeries
+    from expnet.inference.video import ClipSummary, video_info
+    current: dict[str, TrackSeries] = {}
+
+    def on_frame(row) -> None:
+        name = row.video if isinstance(row, ClipSummary) else row.image.rsplit("#", 1)[0]
+        if name not in current:
+            try:
+                fps = video_info(name)[1]
+            except ValueError:
+                fps = 30.0
+            current[name] = TrackSeries(fps / every)
+        if isinstance(row, ClipSummary):
+            if row.track is None:  # the video is done
+                stem = Path(name).stem if not name.isdigit() else f"camera{name}"
+                current.pop(name).write(folder, stem)
+            return
+        current[name].add(row)
+    return on_frame
 
 
 class _UniqueStems:
@@ -153,8 +178,10 @@ def _inputs(args, allow_video: bool = True) -> list[Path]:
     if getattr(args, "sample", False):
         from expnet.core.samples import sample_path
         paths.append(sample_path())
+    from expnet.inference.video import STREAM
     for src in args.inputs:
-        paths += discover(src, videos=allow_video)
+        paths += [src] if allow_video and STREAM.match(src) else discover(src, videos=allow_video)
+    paths += [str(k) for k in getattr(args, "camera", None) or []]
     if not paths:
         raise ValueError("no input images: give files, folders or videos, or --sample")
     return paths
@@ -178,7 +205,7 @@ def _cmd_render(args) -> int:
         stem = names(path)
         try:
             if is_video(path):
-                overlay_video(renderer, net, path, out / f"{stem}_overlay.mp4", args.every)
+                overlay_video(renderer, net, path, out / f"{stem}_overlay.mp4", args.every, series_dir=out)
                 summary.add(str(path))
                 continue
             image = load_image(path)
@@ -311,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_label)
 
     p = _command(sub, "predict", help="expression, pose and shape from images, folders or videos")
-    p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
+    p.add_argument("inputs", nargs="*",
+                   help="image files, folders, .txt lists, videos, or stream URLs (rtsp://, http://)")
     p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
     p.add_argument("--output", "-o", default=None, help=".jsonl (default: stdout), .csv or .npz")
     _detector_options(p)
@@ -320,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="faces per network batch")
     p.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces per image")
     p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
+    p.add_argument("--detect-every", type=int, default=5,
+                   help="videos: run the detector every N-th processed frame; in between, each tracked face's "
+                        "box follows it from its previous prediction (1: detect on every frame)")
+    p.add_argument("--smooth", action="store_true",
+                   help="videos: add One-Euro-filtered expression and angles to each face (raw values stay)")
+    p.add_argument("--camera", type=int, action="append", help="a camera index to read live (repeatable)")
+    p.add_argument("--series", help="videos: write per-track time series here (CSV and PNG per track)")
     p.add_argument("--threads", type=int, default=None,
                    help="onnxruntime threads (default: all cores; 1 with --workers)")
     p.add_argument("--one-crop", action="store_true",

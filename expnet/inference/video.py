@@ -1,58 +1,95 @@
-"""Videos through the predictor: per-frame predictions and the per-clip mean (the paper's EmotiW
-protocol averages per-frame coefficients over a clip)."""
+"""Videos, cameras and streams through the predictor: per-frame predictions with tracked faces,
+optional smoothing, and per-track clip means (the paper's EmotiW protocol averages per-frame
+coefficients over a clip).
+
+A source is a video file, a camera index (``0``) or a stream URL (``rtsp://``, ``http://``),
+read through OpenCV. Faces are detected every ``detect_every`` frames (and whenever no face is
+tracked); in between, each tracked face's box follows the face from its previous prediction.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from expnet.inference.predictor import ExpNet, ImagePrediction
+from expnet.core.facemodel import FaceModel
+from expnet.inference.predictor import ExpNet
+from expnet.inference.results import FacePrediction, ImagePrediction
+from expnet.inference.tracking import FaceTracker, OneEuroFilter, box_from_prediction
+
+STREAM = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)
+
+
+def is_live(source: str | int | Path) -> bool:
+    """A camera index or a stream URL: frames come as they arrive, with no known count."""
+    return isinstance(source, int) or (isinstance(source, str) and (source.isdigit() or bool(STREAM.match(source))))
 
 
 @dataclass
 class ClipSummary:
+    """The per-clip row of a video (``track`` None), or of one track of it."""
+
     video: str
     frames: int
     frames_with_face: int
     expression_mean: np.ndarray | None
     expression_normalized_mean: np.ndarray | None
     error: str | None = None
+    track: int | None = None
 
     def to_dict(self) -> dict:
         r = lambda a: None if a is None else np.round(a, 5).tolist()  # noqa: E731
-        return {"image": self.video, "clip": True, "frames": self.frames,
-                "frames_with_face": self.frames_with_face, "expression_mean": r(self.expression_mean),
+        return {"image": self.video, "clip": True, **({"track": self.track} if self.track is not None else {}),
+                "frames": self.frames, "frames_with_face": self.frames_with_face,
+                "expression_mean": r(self.expression_mean),
                 "expression_normalized_mean": r(self.expression_normalized_mean), "error": self.error}
 
 
-def frame_count(path: str | Path) -> int:
-    """The container's frame count (0 when it does not say)."""
+def _capture(source):
     import cv2
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(int(source) if isinstance(source, str) and source.isdigit() else
+                           source if isinstance(source, int) else str(source))
+    if not cap.isOpened():
+        raise ValueError(f"{source} cannot be opened as a video")
+    return cap
+
+
+def video_info(source) -> tuple[int, float]:
+    """(frame count, frames per second) of a video; (0, fps) for live sources or when unknown."""
+    import cv2
+    cap = _capture(source)
     try:
-        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
+        count = 0 if is_live(source) else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        return count, fps if 1.0 <= fps <= 1000.0 else 30.0
     finally:
         cap.release()
 
 
-def read_frames(path: str | Path, every: int = 1, max_failures: int = 25) -> Iterator[tuple[int, np.ndarray | None]]:
-    """(index, RGB frame) pairs; a frame that cannot be decoded comes as (index, None)."""
+def read_frames(source, every: int = 1, max_failures: int = 25) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(index, RGB frame) pairs; a frame that cannot be decoded comes as (index, None). A live
+    source ends on Ctrl-C or when it closes; the frames read so far stand."""
+    cap = _capture(source)
+    live = is_live(source)
     import cv2
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path} cannot be opened as a video")
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    total = 0 if live else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     index, failures = 0, 0
     try:
         while True:
-            ok = cap.grab()
+            try:
+                ok = cap.grab()
+            except KeyboardInterrupt:
+                if live:  # the usual way to stop a camera: keep what was read
+                    return
+                raise
             if not ok:
                 # Past the end, or a broken frame: skip it unless the stream is really over.
                 failures += 1
-                if total <= 0 or index >= total - 1 or failures > max_failures:
+                if live or total <= 0 or index >= total - 1 or failures > max_failures:
                     return
                 yield index, None
                 index += 1
@@ -67,43 +104,116 @@ def read_frames(path: str | Path, every: int = 1, max_failures: int = 25) -> Ite
         cap.release()
 
 
-def predict_video(net: ExpNet, path: str | Path, every: int = 1, chunk: int = 32, progress: bool = False
+class VideoPredictor:
+    """Tracked, optionally smoothed predictions for the frames of one source.
+
+    Parameters
+    ----------
+    net : ExpNet
+        The predictor (its detector finds faces on detection frames).
+    detect_every : int
+        Run the detector every N-th processed frame (1: every frame, no box following).
+    smooth : bool
+        Add One-Euro-filtered expression and angles to each face (``smoothed``); raw values stay.
+    rate : float
+        Processed frames per second (for the filter).
+    max_faces : int, optional
+        Faces followed per frame, largest first.
+    """
+
+    def __init__(self, net: ExpNet, detect_every: int = 5, smooth: bool = False, rate: float = 30.0,
+                 max_faces: int | None = None, min_cutoff: float = 0.3, beta: float = 0.3):
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be at least 1, got {detect_every}")
+        self.net, self.detect_every, self.smooth, self.rate = net, detect_every, smooth, rate
+        self.max_faces = max_faces
+        self.tracker = FaceTracker()
+        self.landmarks = FaceModel.load().landmarks
+        self._filters: dict[int, tuple[OneEuroFilter, int]] = {}
+        self._cutoff = (min_cutoff, beta)
+        self._last: dict[int, FacePrediction] = {}
+        self._count = 0
+
+    def __call__(self, index: int, frame: np.ndarray, name: str) -> ImagePrediction:
+        h, w = frame.shape[:2]
+        follow = [f for f in self._last.values()] if self._count % self.detect_every else []
+        if follow:  # boxes that follow the faces from their previous prediction
+            boxes = [box_from_prediction(f, self.landmarks) for f in follow]
+            keep = [b for b in boxes if _inside(b, w, h)]
+            pred = self.net.predict(frame, boxes=keep) if keep else self.net.predict(frame)
+            for face in pred.faces:
+                face.detector = "track"
+        else:
+            pred = self.net.predict(frame)
+        self._count += 1
+        pred.image = f"{name}#{index}"
+        if self.max_faces:
+            pred.faces = pred.faces[: self.max_faces]
+        ids = self.tracker.update(index, np.array([f.box for f in pred.faces]))
+        self._last = {}
+        for face, track in zip(pred.faces, ids):
+            face.track = track
+            self._last[track] = face
+            if self.smooth:
+                face.smoothed = self._smoothed(face, track, index)
+        if not pred.faces:
+            self._count = 0  # nothing to follow: detect on the next frame
+        return pred
+
+    def _smoothed(self, face: FacePrediction, track: int, index: int) -> dict:
+        signal = np.r_[face.expression_normalized, face.pose.pitch, face.pose.yaw, face.pose.roll]
+        if track not in self._filters:
+            self._filters[track] = (OneEuroFilter(self.rate, *self._cutoff), index)
+        filt, last = self._filters[track]
+        value = filt(signal, gap=max(index - last, 1))
+        self._filters[track] = (filt, index)
+        k = len(face.expression_normalized)
+        coder = self.net.coder
+        return {"expression": np.round(coder.decode_expression(value[:k]), 5).tolist(),
+                "expression_normalized": np.round(value[:k], 5).tolist(),
+                "pitch": round(float(value[k]), 3), "yaw": round(float(value[k + 1]), 3),
+                "roll": round(float(value[k + 2]), 3)}
+
+
+def _inside(box: np.ndarray, width: int, height: int) -> bool:
+    """A followed box still on the image and of a plausible size."""
+    side = box[2] - box[0]
+    return bool(side >= 8 and box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height)
+
+
+def predict_video(net: ExpNet, source, every: int = 1, progress: bool = False, detect_every: int = 5,
+                  smooth: bool = False, max_faces: int | None = None
                   ) -> Iterator[ImagePrediction | ClipSummary]:
-    """Per-frame predictions (largest face per frame), then the clip summary. Frames are
-    streamed in chunks, so a long video never sits in memory; ``progress`` shows a bar in frames.
+    """Per-frame predictions (``"<source>#<frame>"``, faces with track ids), then one clip row per
+    track and the clip row of the whole video. Frames are processed as they are read, so a long
+    video or a live stream never sits in memory; ``progress`` shows a bar in frames.
 
-    Raises ValueError when the file cannot be opened as a video (before any row)."""
+    Raises ValueError when the source cannot be opened (before any row)."""
     from tqdm import tqdm
+    total, fps = video_info(source)
+    name = str(source)
+    frames = VideoPredictor(net, detect_every, smooth, fps / every, max_faces)
+    per_track: dict[int, list[FacePrediction]] = {}
     exps, norms, n_frames = [], [], 0
-    total = frame_count(path)
-    bar = tqdm(total=(total + every - 1) // every if total else None, unit="frame", desc=Path(path).name,
+    bar = tqdm(total=(total + every - 1) // every if total else None, unit="frame", desc=Path(name).name,
                disable=not progress, leave=False)
-
-    def run(buffer):
-        good = [(i, f) for i, f in buffer if f is not None]
-        preds = dict(zip([i for i, _ in good], net.predict_many([f for _, f in good])))
-        for i, frame in buffer:
-            if frame is None:
-                yield ImagePrediction(f"{path}#{i}", error="frame could not be decoded")
-                continue
-            p = preds[i]
-            p.image = f"{path}#{i}"
-            if p.faces:
-                exps.append(p.faces[0].expression)
-                norms.append(p.faces[0].expression_normalized)
-            yield p
-
-    buffer = []
-    for item in read_frames(path, every):
-        buffer.append(item)
+    for index, frame in read_frames(source, every):
         n_frames += 1
-        if len(buffer) >= chunk:
-            yield from run(buffer)
-            bar.update(len(buffer))
-            buffer = []
-    yield from run(buffer)
-    bar.update(len(buffer))
+        bar.update()
+        if frame is None:
+            yield ImagePrediction(f"{name}#{index}", error="frame could not be decoded")
+            continue
+        pred = frames(index, frame, name)
+        if pred.faces:
+            exps.append(pred.faces[0].expression)
+            norms.append(pred.faces[0].expression_normalized)
+        for face in pred.faces:
+            per_track.setdefault(face.track, []).append(face)
+        yield pred
     bar.close()
-    yield ClipSummary(str(path), n_frames, len(exps),
+    for track, faces in sorted(per_track.items()):
+        yield ClipSummary(name, n_frames, len(faces), np.mean([f.expression for f in faces], 0),
+                          np.mean([f.expression_normalized for f in faces], 0), track=track)
+    yield ClipSummary(name, n_frames, len(exps),
                       np.mean(exps, 0) if exps else None, np.mean(norms, 0) if norms else None,
                       None if n_frames else "no frames could be read")

@@ -10,7 +10,7 @@ import numpy as np
 
 from expnet.core.atomic import atomic_path
 from expnet.core.facemodel import FaceModel
-from expnet.core.images import to_gray, to_rgb
+from expnet.core.images import to_rgb
 from expnet.core.mesh import write_mesh
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.render.rasterizer import MeshShader, blend_shading, draw_landmarks
@@ -80,33 +80,33 @@ def render_prediction(renderer: FaceRenderer, prediction: ImagePrediction, image
     return files
 
 
-def overlay_video(renderer: FaceRenderer, net, path: Path, out_path: Path, every: int = 1) -> Path:
-    """An MP4 with the estimated faces drawn on every processed frame (OpenCV's mp4v codec)."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path} cannot be opened as a video")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+def overlay_video(renderer: FaceRenderer, net, path: Path, out_path: Path, every: int = 1,
+                  detect_every: int = 5, series_dir: Path | None = None) -> Path:
+    """An MP4 with the estimated faces drawn on every processed frame (OpenCV's mp4v codec),
+    faces tracked across frames; with ``series_dir``, each track's time series (CSV and PNG)."""
+    from expnet.inference.series import TrackSeries
+    from expnet.inference.video import VideoPredictor, read_frames, video_info
+    _, fps = video_info(path)
+    frames = VideoPredictor(net, detect_every, rate=fps / every)
+    series = TrackSeries(fps / every)
     writer = None
-    index = 0
     with atomic_path(out_path) as tmp:
         try:
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                if index % every == 0:
-                    rgb = frame[..., ::-1]
-                    pred = net.predict(to_gray(rgb))
-                    drawn = renderer.overlay(rgb, pred.faces)
-                    if writer is None:
-                        h, w = drawn.shape[:2]
-                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps / every, (w, h))
-                    writer.write(np.ascontiguousarray(drawn[..., ::-1]))
-                index += 1
+            for index, rgb in read_frames(path, every):
+                if rgb is None:
+                    continue
+                pred = frames(index, rgb, str(path))
+                series.add(pred)
+                drawn = renderer.overlay(rgb, pred.faces)
+                if writer is None:
+                    h, w = drawn.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps / every, (w, h))
+                writer.write(np.ascontiguousarray(drawn[..., ::-1]))
         finally:
-            cap.release()
             if writer is not None:
                 writer.release()
         if writer is None:
             raise ValueError(f"{path}: no frame could be decoded")
+    if series_dir is not None:
+        series.write(series_dir, out_path.stem.removesuffix("_overlay"))
     return out_path

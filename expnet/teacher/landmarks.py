@@ -10,20 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from expnet.core.crop import crop, square_box
-from expnet.core.detection import BoxCalibration, FaceBox, _face_models_dir
+from expnet.core.detection import FaceBox, _face_models_dir, box_from_landmarks
 
 FACE_SIDE = 200  # box side (pixels) the predictor sees
-# dlib-hog box from the bounding box of its 68 landmarks; measured by `expnet bench detectors`.
-BOX_FROM_LANDMARKS = BoxCalibration(dx=-0.008, dy=-0.098, size=1.008)
-
-
-def box_from_landmarks(landmarks: np.ndarray, calibration: BoxCalibration = BOX_FROM_LANDMARKS
-                       ) -> np.ndarray:
-    """The dlib-hog-convention box ``(x0, y0, x1, y1)`` that matches (68, 2) landmarks."""
-    lo, hi = landmarks.min(0), landmarks.max(0)
-    return np.array(calibration.apply(lo[0], lo[1], hi[0], hi[1]))
-
-
 class DlibLandmarker:
     """``predict(gray, box)`` -> (68, 2) landmarks in image pixel coordinates."""
 

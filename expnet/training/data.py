@@ -24,11 +24,11 @@ from tqdm import tqdm
 
 from expnet.core.atomic import atomic_path
 from expnet.core.crop import ENLARGE, crop, square_box
+from expnet.core.detection import box_from_landmarks
 from expnet.core.ibug68 import mirror_landmarks
 from expnet.core.images import ImageError, load_image
 from expnet.inference.targets import TargetCoder
 from expnet.teacher.fitting import LandmarkFitter
-from expnet.teacher.landmarks import box_from_landmarks
 
 CONTEXT = 1.3
 

@@ -91,9 +91,10 @@ def test_video_frames_and_clip_mean(onnx_model, tmp_path):
     from expnet.inference.video import predict_video
     path = sample_video(tmp_path / "clip.avi", 5)
     items = list(predict_video(ExpNet(onnx_model), path))
-    clip = items[-1]
-    assert clip.frames == 5 and clip.frames_with_face == 5 and len(items) == 6
-    assert np.allclose(clip.expression_mean, np.mean([i.faces[0].expression for i in items[:-1]], 0))
+    clip, track, frames = items[-1], items[-2], items[:-2]
+    assert clip.frames == 5 and clip.frames_with_face == 5 and len(frames) == 5 and track.track == 0
+    assert np.allclose(clip.expression_mean, np.mean([i.faces[0].expression for i in frames], 0))
+    assert np.allclose(track.expression_mean, clip.expression_mean)  # one face, one track
     (tmp_path / "broken.avi").write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="cannot be opened"):
         list(predict_video(ExpNet(onnx_model), tmp_path / "broken.avi"))

@@ -105,7 +105,9 @@ def test_videos_in_folders_are_found(onnx_model, tmp_path):
     out = tmp_path / "out.jsonl"
     assert main(["predict", str(tmp_path / "in"), "--model", str(onnx_model), "-o", str(out), "--quiet"]) == 0
     rows = _rows(out)
-    assert sum(r.get("clip", False) for r in rows) == 1 and len(rows) == 1 + 3 + 1
+    clips = [r for r in rows if r.get("clip") and "track" not in r]
+    frames = [r for r in rows if "#" in r["image"]]
+    assert len(clips) == 1 and len(frames) == 3 and any(r["image"].endswith("face.ppm") for r in rows)
 
 
 def _long_video(path, frames=240):
@@ -149,8 +151,9 @@ def test_npz_keeps_the_clip_rows(onnx_model, tmp_path):
     out = tmp_path / "out.npz"
     assert main(["predict", str(video), "--model", str(onnx_model), "-o", str(out), "--quiet"]) == 0
     data = np.load(out)
-    assert data["clip_video"].tolist() == [str(video)] and data["clip_frames"].tolist() == [3]
-    assert data["clip_expression_mean"].shape == (1, 10) and np.isfinite(data["clip_expression_mean"]).all()
+    whole = data["clip_track"] == -1  # the video's own row; the others are its tracks
+    assert data["clip_video"][whole].tolist() == [str(video)] and data["clip_frames"][whole].tolist() == [3]
+    assert data["clip_expression_mean"].shape == (2, 10) and np.isfinite(data["clip_expression_mean"]).all()
 
 
 def test_offline_with_an_empty_cache_is_one_clear_line(tmp_path):

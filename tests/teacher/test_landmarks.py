@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from expnet.core.detection import DetectorChain, FaceBox
+from expnet.core.detection import DetectorChain, FaceBox, box_from_landmarks
 from expnet.core.ibug68 import inter_ocular
 from expnet.core.images import load_image
 from expnet.core.samples import read_pts, sample_path
-from expnet.teacher.landmarks import DlibLandmarker, box_from_landmarks
+from expnet.teacher.landmarks import DlibLandmarker
 
 
 @pytest.fixture(scope="module")
