@@ -40,6 +40,23 @@ class Track:
     last_frame: int
     frames: int = 1
     missed: int = 0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
+    measured: tuple[np.ndarray, int] | None = None  # the last detector box and its frame
+
+    def predicted(self, frame: int) -> np.ndarray:
+        """Where the box should be at ``frame``, moving as it did."""
+        return self.box + self.velocity * (frame - self.last_frame)
+
+    def move_to(self, box: np.ndarray, frame: int, measured: bool) -> None:
+        """The face's box at ``frame``; the speed is learned from detector boxes only (a box that
+        followed the face from its prediction would feed its own error back)."""
+        if measured:
+            if self.measured is not None and frame > self.measured[1]:
+                step = (box - self.measured[0]) / (frame - self.measured[1])
+                self.velocity = 0.5 * self.velocity + 0.5 * step if self.frames > 1 else step
+            self.measured = (box, frame)
+        self.box, self.last_frame, self.missed = box, frame, 0
+        self.frames += 1
 
 
 @dataclass
@@ -49,36 +66,37 @@ class FaceTracker:
     Parameters
     ----------
     min_iou : float
-        A face continues a track only if its box overlaps the track's last box by this much, or
-        its centre is within ``max_shift`` box sides of it.
+        A face continues a track only if its box overlaps the track's predicted box (its last box
+        moved on at its recent speed) by this much, or its centre is within ``max_shift`` box
+        sides of it.
     max_shift : float
-        Largest centre move, in box sides, for a face to continue a track.
+        Largest centre distance, in box sides, for a face to continue a track.
     max_missed : int
         Frames without the face after which a track ends (a later face starts a new track).
     """
 
     min_iou: float = 0.2
-    max_shift: float = 0.5
+    max_shift: float = 1.0
     max_missed: int = 15
     tracks: list[Track] = field(default_factory=list)
     _next_id: int = 0
 
-    def update(self, frame: int, boxes: np.ndarray) -> list[int]:
-        """The track id of each box (N, 4) of ``frame``; new tracks for unmatched boxes."""
+    def update(self, frame: int, boxes: np.ndarray, measured: bool = True) -> list[int]:
+        """The track id of each box (N, 4) of ``frame``; new tracks for unmatched boxes.
+        ``measured``: the boxes come from the detector (not from following the faces)."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         ids = [-1] * len(boxes)
         if self.tracks and len(boxes):
-            cost = np.array([self._cost(t.box, boxes) for t in self.tracks])  # (T, N)
+            cost = np.array([self._cost(t.predicted(frame), boxes) for t in self.tracks])  # (T, N)
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
                 if cost[r, c] < 1.0:  # 1.0 and above: no plausible match
-                    track = self.tracks[r]
-                    track.box, track.last_frame, track.missed = boxes[c], frame, 0
-                    track.frames += 1
-                    ids[c] = track.id
+                    self.tracks[r].move_to(boxes[c], frame, measured)
+                    ids[c] = self.tracks[r].id
         for c in range(len(boxes)):
             if ids[c] < 0:
-                self.tracks.append(Track(self._next_id, boxes[c], frame))
+                first = (boxes[c], frame) if measured else None
+                self.tracks.append(Track(self._next_id, boxes[c], frame, measured=first))
                 ids[c] = self._next_id
                 self._next_id += 1
         for track in self.tracks:

@@ -136,20 +136,24 @@ class VideoPredictor:
 
     def __call__(self, index: int, frame: np.ndarray, name: str) -> ImagePrediction:
         h, w = frame.shape[:2]
-        follow = [f for f in self._last.values()] if self._count % self.detect_every else []
-        if follow:  # boxes that follow the faces from their previous prediction
-            boxes = [box_from_prediction(f, self.landmarks) for f in follow]
+        follow = list(self._last.items()) if self._count % self.detect_every else []
+        keep: list[np.ndarray] = []
+        if follow:  # boxes that follow the faces: their previous prediction, moved on at the track's speed
+            speed = {t.id: t.velocity for t in self.tracker.tracks}
+            boxes = [box_from_prediction(f, self.landmarks) + speed.get(track, 0.0) for track, f in follow]
             keep = [b for b in boxes if _inside(b, w, h)]
-            pred = self.net.predict(frame, boxes=keep) if keep else self.net.predict(frame)
+        measured = not keep
+        if measured:
+            pred = self.net.predict(frame)
+        else:
+            pred = self.net.predict(frame, boxes=keep)
             for face in pred.faces:
                 face.detector = "track"
-        else:
-            pred = self.net.predict(frame)
         self._count += 1
         pred.image = f"{name}#{index}"
         if self.max_faces:
             pred.faces = pred.faces[: self.max_faces]
-        ids = self.tracker.update(index, np.array([f.box for f in pred.faces]))
+        ids = self.tracker.update(index, np.array([f.box for f in pred.faces]), measured=measured)
         self._last = {}
         for face, track in zip(pred.faces, ids):
             face.track = track
