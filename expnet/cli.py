@@ -285,7 +285,8 @@ def _cmd_bench(args) -> int:
                  "detectors": dict(data=args.data, fer_limit=args.fer_limit, seed=args.seed),
                  "calibration": dict(data=args.data),
                  "mesh68": dict(data=args.data),
-                 "render": dict(seed=args.seed)}[args.what]
+                 "render": dict(seed=args.seed),
+                 "video": dict(data=args.data, model=args.model, seed=args.seed)}[args.what]
     print(json.dumps(bench(**arguments), indent=2))
     return 0
 

@@ -19,7 +19,7 @@ ALLOWED = {
     "teacher": {"core"},
     "training": {"core", "inference", "teacher", "splits"},
     "evaluation": {"core", "inference", "render", "teacher", "splits"},
-    "bench": {"core", "inference", "render", "teacher"},
+    "bench": {"core", "inference", "render", "teacher", "splits"},
     "splits": set(),
 }
 TORCH_FREE = {"core", "inference", "render", "teacher", "evaluation", "splits"}

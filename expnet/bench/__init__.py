@@ -12,4 +12,5 @@ BENCHMARKS = {
     "calibration": "expnet.bench.calibration:bench_calibration",
     "mesh68": "expnet.bench.mesh68:bench_mesh68",
     "render": "expnet.bench.render:bench_render",
+    "video": "expnet.bench.video:bench_video",
 }

@@ -117,6 +117,10 @@ class FaceTracker:
 class OneEuroFilter:
     """The One-Euro filter on a vector signal sampled at ``rate`` Hz.
 
+    The speed that opens the filter is the norm of the vector's rate of change, so that when an
+    expression changes every component follows at once (a per-component speed would hold back
+    the components that change little).
+
     Parameters
     ----------
     min_cutoff : float
@@ -130,19 +134,19 @@ class OneEuroFilter:
     def __init__(self, rate: float, min_cutoff: float = 1.0, beta: float = 0.5, d_cutoff: float = 1.0):
         self.rate, self.min_cutoff, self.beta, self.d_cutoff = float(rate), min_cutoff, beta, d_cutoff
         self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
+        self._dx = 0.0
 
     def __call__(self, x: np.ndarray, gap: int = 1) -> np.ndarray:
         """The filtered value of the next sample ``x``, ``gap`` frames after the previous one."""
         x = np.asarray(x, dtype=np.float64)
         if self._x is None:
-            self._x, self._dx = x.copy(), np.zeros_like(x)
+            self._x = x.copy()
             return x.copy()
         rate = self.rate / max(gap, 1)
-        dx = (x - self._x) * rate
+        speed = float(np.linalg.norm(x - self._x)) * rate
         a_d = 1.0 / (1.0 + rate / (2 * np.pi * self.d_cutoff))
-        self._dx = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
+        self._dx = a_d * speed + (1 - a_d) * self._dx
+        cutoff = self.min_cutoff + self.beta * self._dx
         a = 1.0 / (1.0 + rate / (2 * np.pi * cutoff))
         self._x = a * x + (1 - a) * self._x
         return self._x.copy()

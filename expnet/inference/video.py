@@ -21,6 +21,7 @@ from expnet.inference.predictor import ExpNet
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.inference.tracking import FaceTracker, OneEuroFilter, box_from_prediction
 
+CUT_LEVEL = 12.0  # mean grey-level change of a frame's thumbnail that marks a new shot
 STREAM = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)
 
 
@@ -122,25 +123,38 @@ class VideoPredictor:
     """
 
     def __init__(self, net: ExpNet, detect_every: int = 5, smooth: bool = False, rate: float = 30.0,
-                 max_faces: int | None = None, min_cutoff: float = 0.3, beta: float = 0.3):
+                 max_faces: int | None = None, min_cutoff: float = 0.1, beta: float = 0.3, d_cutoff: float = 10.0):
         if detect_every < 1:
             raise ValueError(f"detect_every must be at least 1, got {detect_every}")
         self.net, self.detect_every, self.smooth, self.rate = net, detect_every, smooth, rate
         self.max_faces = max_faces
         self.tracker = FaceTracker()
         self.landmarks = FaceModel.load().landmarks
-        self._filters: dict[int, tuple[OneEuroFilter, int]] = {}
-        self._cutoff = (min_cutoff, beta)
+        self._filters: dict[int, tuple[tuple[OneEuroFilter, OneEuroFilter], int]] = {}
+        self._cutoff = (min_cutoff, beta, d_cutoff)  # chosen on the stability and cut videos of `expnet bench video`
         self._last: dict[int, FacePrediction] = {}
         self._count = 0
+        self._thumb: np.ndarray | None = None
 
     def __call__(self, index: int, frame: np.ndarray, name: str) -> ImagePrediction:
         h, w = frame.shape[:2]
+        if self._cut(frame):  # a new shot: the faces may be elsewhere, detect now
+            self._count = 0
         follow = list(self._last.items()) if self._count % self.detect_every else []
         keep: list[np.ndarray] = []
         if follow:  # boxes that follow the faces: their previous prediction, moved on at the track's speed
-            speed = {t.id: t.velocity for t in self.tracker.tracks}
-            boxes = [box_from_prediction(f, self.landmarks) + speed.get(track, 0.0) for track, f in follow]
+            # half the face's own prediction, half the detector's last box moved on at the track's
+            # speed: the network alone can drift on faces it localises poorly
+            tracks = {t.id: t for t in self.tracker.tracks}
+            boxes = []
+            for track, f in follow:
+                t = tracks.get(track)
+                own = box_from_prediction(f, self.landmarks)
+                if t is None or t.measured is None:
+                    boxes.append(own)
+                    continue
+                moved = t.measured[0] + t.velocity * (index - t.measured[1])
+                boxes.append(0.5 * (own + t.velocity) + 0.5 * moved)
             keep = [b for b in boxes if _inside(b, w, h)]
         measured = not keep
         if measured:
@@ -164,19 +178,28 @@ class VideoPredictor:
             self._count = 0  # nothing to follow: detect on the next frame
         return pred
 
+    def _cut(self, frame: np.ndarray) -> bool:
+        """Whether ``frame`` starts a new shot: its 32x24 thumbnail differs from the previous
+        frame's by more than ``CUT_LEVEL`` grey levels on average."""
+        import cv2
+        thumb = cv2.resize(frame, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
+        previous, self._thumb = self._thumb, thumb
+        return previous is not None and float(np.abs(thumb - previous).mean()) > CUT_LEVEL
+
     def _smoothed(self, face: FacePrediction, track: int, index: int) -> dict:
-        signal = np.r_[face.expression_normalized, face.pose.pitch, face.pose.yaw, face.pose.roll]
+        """The face's whitened expression and angles through its track's filters (one for the
+        expression, one for the angles: their units differ)."""
         if track not in self._filters:
-            self._filters[track] = (OneEuroFilter(self.rate, *self._cutoff), index)
-        filt, last = self._filters[track]
-        value = filt(signal, gap=max(index - last, 1))
-        self._filters[track] = (filt, index)
-        k = len(face.expression_normalized)
-        coder = self.net.coder
-        return {"expression": np.round(coder.decode_expression(value[:k]), 5).tolist(),
-                "expression_normalized": np.round(value[:k], 5).tolist(),
-                "pitch": round(float(value[k]), 3), "yaw": round(float(value[k + 1]), 3),
-                "roll": round(float(value[k + 2]), 3)}
+            self._filters[track] = ((OneEuroFilter(self.rate, *self._cutoff), OneEuroFilter(self.rate, *self._cutoff)),
+                                    index)
+        (f_exp, f_ang), last = self._filters[track]
+        gap = max(index - last, 1)
+        expression = f_exp(face.expression_normalized, gap)
+        pitch, yaw, roll = f_ang(np.r_[face.pose.pitch, face.pose.yaw, face.pose.roll], gap)
+        self._filters[track] = ((f_exp, f_ang), index)
+        return {"expression": np.round(self.net.coder.decode_expression(expression), 5).tolist(),
+                "expression_normalized": np.round(expression, 5).tolist(),
+                "pitch": round(float(pitch), 3), "yaw": round(float(yaw), 3), "roll": round(float(roll), 3)}
 
 
 def _inside(box: np.ndarray, width: int, height: int) -> bool:

@@ -78,13 +78,15 @@ def test_tracker_ends_and_starts_tracks_cleanly():
 
 
 def test_one_euro_smooths_noise_and_follows_a_step():
+    """At the noise of real predictions on a still face (frame-to-frame std about 0.09 in whitened
+    units, `expnet bench video`), a cut to another expression is followed within 3 frames."""
     rng = np.random.default_rng(0)
-    filt = OneEuroFilter(30.0, min_cutoff=0.3, beta=0.3)
-    noisy = rng.normal(0, 0.2, (90, 10))
+    filt = OneEuroFilter(30.0, min_cutoff=0.1, beta=0.3, d_cutoff=10.0)
+    noisy = rng.normal(0, 0.06, (90, 10))
     smooth = np.array([filt(x) for x in noisy])
     assert np.diff(smooth[30:], axis=0).std() < 0.3 * np.diff(noisy[30:], axis=0).std()
-    step = np.array([filt(np.full(10, 3.0)) for _ in range(10)])  # a cut to another expression
-    frames_to_90 = int(np.argmax(step.mean(1) > 0.9 * 3.0)) + 1
+    step = np.array([filt(np.full(10, 1.0)) for _ in range(10)])  # a cut to another expression
+    frames_to_90 = int(np.argmax(step.mean(1) > 0.9)) + 1
     assert frames_to_90 <= 3
 
 
