@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from expnet.core.detection import BACKENDS
+from expnet.core.detectors import BACKENDS
 from expnet.core.images import load_image
 from expnet.core.inputs import list_images
 from expnet.teacher.landmarks import DlibLandmarker

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from expnet.bench.scenes import faceless_images, group_scene, matched
 from expnet.bench.synthetic import benchmark_images
-from expnet.core.detection import DetectorChain
+from expnet.core.detectors import DetectorChain
 from expnet.core.images import load_image
 from expnet.core.inputs import list_images
 

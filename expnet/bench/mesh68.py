@@ -13,7 +13,7 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from expnet.core.detection import DetectorChain
+from expnet.core.detectors import DetectorChain
 from expnet.core.ibug68 import JAW, inter_ocular
 from expnet.core.images import load_image
 from expnet.core.inputs import list_images

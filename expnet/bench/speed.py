@@ -10,7 +10,7 @@ import numpy as np
 
 from expnet.bench.synthetic import benchmark_images
 from expnet.core.crop import ENLARGE
-from expnet.core.detection import DetectorChain
+from expnet.core.detectors import DetectorChain
 from expnet.core.facemodel import FaceModel
 from expnet.core.images import to_gray
 from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet

@@ -135,7 +135,7 @@ _LANDMARK_WORKER: dict = {}  # per worker process: its detector and landmark pre
 
 
 def _init_landmark_worker(detector: str = "auto", landmarks: str = "dlib") -> None:
-    from expnet.core.detection import DetectorChain
+    from expnet.core.detectors import DetectorChain
     if landmarks == "dlib":
         from expnet.teacher.landmarks import DlibLandmarker
         predict = DlibLandmarker().predict
@@ -168,7 +168,7 @@ class RawPixelFeatures(FeatureExtractor):
 
     def extract(self, paths, scale, cropped, own_detector, progress=True):
         from expnet.core.crop import ENLARGE, crop
-        from expnet.core.detection import DetectorChain
+        from expnet.core.detectors import DetectorChain
         detector = None if cropped else DetectorChain("dlib-hog")
         out = np.full((len(paths), 32 * 32), np.nan)
         for i, path in enumerate(tqdm(paths, desc=f"raw x{scale}", unit="img", disable=not progress)):

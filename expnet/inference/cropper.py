@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from expnet.core.crop import ENLARGE, crop
-from expnet.core.detection import DetectorChain, FaceBox, WholeImageDetector
+from expnet.core.detection import FaceBox, WholeImageDetector
+from expnet.core.detectors import DetectorChain
 from expnet.core.images import ImageError, as_rgb, load_image, to_gray
 from expnet.inference.results import ImagePrediction
 

