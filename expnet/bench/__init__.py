@@ -9,6 +9,7 @@ BENCHMARKS = {
     "fit": "expnet.bench.fit:bench_fit",
     "fit-prior": "expnet.bench.fit:bench_fit_prior",
     "detectors": "expnet.bench.detectors:bench_detectors",
+    "min-face": "expnet.bench.detectors:bench_min_face",
     "calibration": "expnet.bench.calibration:bench_calibration",
     "mesh68": "expnet.bench.mesh68:bench_mesh68",
     "render": "expnet.bench.render:bench_render",

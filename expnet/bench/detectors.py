@@ -93,3 +93,48 @@ def bench_detectors(data: str | os.PathLike | None = None, specs=DEFAULT_SPECS, 
             row["fer2013_validation_as_photos"] = _fer(det, root / "fer2013" / "validation", fer_limit)
         out["detectors"][spec] = row
     return out
+
+
+def bench_min_face(data: str | os.PathLike | None = None, n_faces: int = 25,
+                   widths=(8, 10, 12, 14, 16, 20, 24, 32, 48)) -> dict:
+    """The smallest face each BlazeFace model finds: faces placed alone on a plain grey canvas of
+    the model's input size, at each width (pixels in the model's input); the fraction found. Faces:
+    ``n_faces`` lfw-expressions images under ``data`` (tight 224 px crops, face about 0.55 of the
+    side), or the registry sample faces. The basis of ``min_model_px`` in
+    :mod:`expnet.core.blazeface`."""
+    import cv2
+
+    from expnet.core.mediapipe import BlazeFace, weighted_nms
+    folder = Path(data) / "lfw-expressions" / "images" if data else None
+    if folder and folder.is_dir():
+        paths = list_images(folder)
+        crops = [load_image(p, "L") for p in paths[:: max(1, len(paths) // n_faces)][:n_faces]]
+        face_fraction = 0.55
+    else:
+        from expnet.bench.scenes import sample_faces
+        crops, face_fraction = [], 0.6
+        for src in sample_faces():
+            b = src.box
+            side = (b[2] - b[0]) / face_fraction
+            c = (b[:2] + b[2:]) / 2
+            x0, y0 = (c - side / 2).astype(int)
+            crops.append(cv2.cvtColor(src.image[max(y0, 0):y0 + int(side), max(x0, 0):x0 + int(side)],
+                                      cv2.COLOR_RGB2GRAY))
+    out: dict = {"faces": len(crops)}
+    for model in ("short", "full"):
+        net = BlazeFace(model)
+        size = net.spec.input_size
+        found = {}
+        for width in widths:
+            side = max(2, int(round(width / face_fraction)))
+            hits = 0
+            for crop in crops:
+                canvas = np.full((size, size), 128, np.uint8)
+                patch = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+                o = (size - side) // 2
+                canvas[o:o + side, o:o + side] = patch
+                d = weighted_nms(net.detect(canvas, 0.5))
+                hits += any(b[0] < size / 2 < b[2] and b[1] < size / 2 < b[3] for b in d.boxes)
+            found[str(width)] = round(hits / len(crops), 3)
+        out[f"{model}_range_found_by_width_px"] = found
+    return out

@@ -267,6 +267,7 @@ def run_bench(args) -> int:
                  "fit-prior": dict(faces=args.faces, noise=args.noise, seed=args.seed),
                  "detectors": dict(data=args.data, fer_limit=args.fer_limit, seed=args.seed),
                  "calibration": dict(data=args.data),
+                 "min-face": dict(data=args.data),
                  "mesh68": dict(data=args.data),
                  "render": dict(seed=args.seed),
                  "video": dict(data=args.data, model=args.model, seed=args.seed)}[args.what]
