@@ -10,6 +10,7 @@ import numpy as np
 from expnet.core.detectors import BACKENDS
 from expnet.core.images import load_image
 from expnet.core.inputs import list_images
+from expnet.core.mediapipe import box_iou
 from expnet.teacher.landmarks import DlibLandmarker
 
 
@@ -51,7 +52,7 @@ def bench_calibration(data: str | os.PathLike | None) -> dict:
             t = time.perf_counter()
             boxes = det.detect(gray)
             timing[name].append(time.perf_counter() - t)
-            if boxes and _iou(boxes[0].as_array(), ref) > 0.3:
+            if boxes and box_iou(ref, boxes[0].as_array()[None])[0] > 0.3:
                 rel[name].append(relation(ref, boxes[0].as_array()))
     return {
         "images": len(paths),
@@ -60,10 +61,3 @@ def bench_calibration(data: str | os.PathLike | None) -> dict:
         "matched_faces": {k: len(v) for k, v in rel.items()},
         "ms_per_image": {k: round(1e3 * float(np.mean(v)), 2) for k, v in timing.items() if v},
     }
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = np.prod(np.clip(hi - lo, 0, None))
-    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
-    return float(inter / (area(a) + area(b) - inter + 1e-9))

@@ -111,15 +111,9 @@ def bench_min_face(data: str | os.PathLike | None = None, n_faces: int = 25,
         crops = [load_image(p, "L") for p in paths[:: max(1, len(paths) // n_faces)][:n_faces]]
         face_fraction = 0.55
     else:
-        from expnet.bench.scenes import sample_faces
-        crops, face_fraction = [], 0.6
-        for src in sample_faces():
-            b = src.box
-            side = (b[2] - b[0]) / face_fraction
-            c = (b[:2] + b[2:]) / 2
-            x0, y0 = (c - side / 2).astype(int)
-            crops.append(cv2.cvtColor(src.image[max(y0, 0):y0 + int(side), max(x0, 0):x0 + int(side)],
-                                      cv2.COLOR_RGB2GRAY))
+        from expnet.bench.scenes import face_crop, sample_faces
+        face_fraction = 0.6
+        crops = [cv2.cvtColor(face_crop(src, 1 / face_fraction), cv2.COLOR_RGB2GRAY) for src in sample_faces()]
     out: dict = {"faces": len(crops)}
     for model in ("short", "full"):
         net = BlazeFace(model)

@@ -47,6 +47,15 @@ def sample_faces() -> list[FaceSource]:
     return out
 
 
+def face_crop(src: FaceSource, context: float = CONTEXT) -> np.ndarray:
+    """The square around a source's face, ``context`` times its box side, clipped to the photo."""
+    b = src.box
+    side = context * max(b[2] - b[0], b[3] - b[1])
+    x0, y0 = np.maximum((b[:2] + b[2:]) / 2 - side / 2, 0).astype(int)
+    h, w = src.image.shape[:2]
+    return src.image[y0:min(y0 + int(side), h), x0:min(x0 + int(side), w)]
+
+
 def background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """A varied, face-free RGB background: smooth noise, gradients, stripes or blocks, tinted,
     with grain."""

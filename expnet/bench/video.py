@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.bench.scenes import sample_faces
+from expnet.bench.scenes import face_crop, sample_faces
 from expnet.core.images import load_image
 from expnet.inference.predictor import ExpNet
 from expnet.inference.video import VideoPredictor
@@ -73,18 +73,8 @@ def _faces(data: Path | None, rng: np.random.Generator) -> tuple[list[np.ndarray
                 pairs.append((load_image(root / "images" / items[0][0]), load_image(root / "images" / other[0][0])))
         picked = [pairs[i] for i in rng.permutation(len(pairs))[:8]]
         return [a for a, _ in picked], picked
-    crops = [_face_crop(f) for f in sample_faces()[::2]]
+    crops = [face_crop(f) for f in sample_faces()[::2]]
     return crops, [(crops[k], crops[(k + 1) % len(crops)]) for k in range(len(crops))]
-
-
-def _face_crop(src) -> np.ndarray:
-    b = src.box
-    side = 1.6 * max(b[2] - b[0], b[3] - b[1])
-    c = (b[:2] + b[2:]) / 2
-    x0, y0 = (c - side / 2).astype(int)
-    h, w = src.image.shape[:2]
-    x0, y0 = max(x0, 0), max(y0, 0)
-    return src.image[y0:min(y0 + int(side), h), x0:min(x0 + int(side), w)]
 
 
 def _run(predictor: VideoPredictor, frames: list[np.ndarray]) -> list:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from expnet.core.crop import ENLARGE
 from expnet.core.detection import FaceBox
+from expnet.core.facemodel import FaceModel, LinearModel
 from expnet.core.images import COLOR_ORDERS
 from expnet.core.pose import Pose, mean_rotation
 from expnet.inference.cropper import CROP_SCALES, FaceCropper, PreparedImage, check_crop_scales
@@ -82,6 +84,12 @@ class ExpNet:
         self.coder = TargetCoder.from_dict(self.metadata["coder"])
         self.cropper = FaceCropper(detector, self.input_size, self.enlarge, max_faces, crop_scales, min_score,
                                    min_face)
+
+    @cached_property
+    def landmark_model(self) -> LinearModel:
+        """The face model's 68-landmark sub-model (for projected landmarks), loaded once per
+        predictor: every video it tracks faces in uses the same one."""
+        return FaceModel.load().landmarks
 
     @property
     def crop_scales(self) -> tuple[float, ...]:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.facemodel import FaceModel
 from expnet.inference.predictor import ExpNet
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.inference.tracking import FaceTracker, OneEuroFilter, box_from_prediction
@@ -129,7 +128,7 @@ class VideoPredictor:
         self.net, self.detect_every, self.smooth, self.rate = net, detect_every, smooth, rate
         self.max_faces = max_faces
         self.tracker = FaceTracker()
-        self.landmarks = FaceModel.load().landmarks
+        self.landmarks = net.landmark_model
         self._filters: dict[int, tuple[tuple[OneEuroFilter, OneEuroFilter], int]] = {}
         self._cutoff = (min_cutoff, beta, d_cutoff)  # chosen on the stability and cut videos of `expnet bench video`
         self._last: dict[int, FacePrediction] = {}
