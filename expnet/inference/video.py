@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,32 @@ def video_info(source) -> tuple[int, float]:
         cap.release()
 
 
+class _StopOnCtrlC:
+    """While active (main thread only), Ctrl-C sets :attr:`stopped` instead of raising, so that a
+    live source ends at the next frame boundary wherever the signal lands (reading, detecting or
+    writing a row) and the rows written so far are complete."""
+
+    def __init__(self):
+        self.stopped = False
+        self._previous = None
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._stop)
+        return self
+
+    def _stop(self, signum, frame) -> None:
+        self.stopped = True
+
+    def __exit__(self, *exc) -> bool:
+        import signal
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 def read_frames(source, every: int = 1, max_failures: int = 25) -> Iterator[tuple[int, np.ndarray | None]]:
     """(index, RGB frame) pairs; a frame that cannot be decoded comes as (index, None). A live
     source ends on Ctrl-C or when it closes; the frames read so far stand."""
@@ -77,31 +104,33 @@ def read_frames(source, every: int = 1, max_failures: int = 25) -> Iterator[tupl
     live = is_live(source)
     import cv2
     total = 0 if live else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    index, failures = 0, 0
+    ctrl_c = _StopOnCtrlC()
     try:
-        while True:
-            try:
-                ok = cap.grab()
-            except KeyboardInterrupt:
-                if live:  # the usual way to stop a camera: keep what was read
-                    return
-                raise
-            if not ok:
-                # Past the end, or a broken frame: skip it unless the stream is really over.
-                failures += 1
-                if live or total <= 0 or index >= total - 1 or failures > max_failures:
-                    return
-                yield index, None
-                index += 1
-                continue
-            failures = 0
-            if index % every == 0:
-                ok, frame = cap.retrieve()
-                good = ok and frame is not None and frame.ndim == 3 and frame.size > 0
-                yield index, (np.ascontiguousarray(frame[..., ::-1]) if good else None)
-            index += 1
+        with ctrl_c if live else nullcontext():
+            yield from _frames(cap, ctrl_c, live, total, every, max_failures)
     finally:
         cap.release()
+
+
+def _frames(cap, ctrl_c: _StopOnCtrlC, live: bool, total: int, every: int, max_failures: int):
+    """The frames of an open capture, until it ends or (live sources) Ctrl-C stops it."""
+    index, failures = 0, 0
+    while not ctrl_c.stopped:
+        ok = cap.grab()
+        if not ok:
+            # Past the end, or a broken frame: skip it unless the stream is really over.
+            failures += 1
+            if live or total <= 0 or index >= total - 1 or failures > max_failures:
+                return
+            yield index, None
+            index += 1
+            continue
+        failures = 0
+        if index % every == 0:
+            ok, frame = cap.retrieve()
+            good = ok and frame is not None and frame.ndim == 3 and frame.size > 0
+            yield index, (np.ascontiguousarray(frame[..., ::-1]) if good else None)
+        index += 1
 
 
 class VideoPredictor:
