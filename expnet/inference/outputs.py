@@ -1,5 +1,5 @@
-"""Writing predictions: JSON Lines (one image a line), CSV (one face a row) or NPZ, atomically;
-and reading user-supplied face boxes."""
+"""Writing predictions: JSON Lines (one image a line), CSV (one face a row), NPZ or a Parquet
+dataset (:mod:`expnet.inference.parquet`), atomically; and reading user-supplied face boxes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from expnet.core.atomic import atomic_path
-from expnet.core.inputs import is_video
 from expnet.core.summary import JobSummary
+from expnet.inference import parquet
 from expnet.inference.results import ImagePrediction
-from expnet.inference.video import ClipSummary, is_live
+from expnet.inference.video import ClipSummary, frame_of
 
 
 def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:
@@ -37,34 +37,32 @@ def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:
     return boxes
 
 
-def _frame_of(key: str) -> str | None:
-    """The video of a per-frame row key ``<video>#<frame>``, or None for other rows."""
-    video, _, frame = key.rpartition("#")
-    return video if video and frame.isdigit() and (is_video(video) or is_live(video)) else None
-
-
 def _video_of(row: dict) -> str | None:
     """The video a row belongs to (a frame row, or a per-track clip row), or None."""
     if row.get("clip") and "track" in row:
         return row["image"]
-    return _frame_of(row["image"])
+    return frame_of(row["image"])
 
 
 class PredictionWriter:
     """Writes prediction rows as they come and makes the output appear atomically at the end.
 
     Rows go to ``<output>.partial`` (JSON Lines) at once, whatever the output format; when the
-    job completes, the output is made from it (``.jsonl``: renamed; ``.csv`` / ``.npz``: written)
-    and the side file goes. A job that is interrupted and started again with the same output
-    keeps the finished inputs (:attr:`done`) and appends; a video counts as finished only with
-    its per-clip row, so an interrupted video runs again from its first frame and no row is
-    ever written twice. :attr:`summary` counts inputs, faces and failures (resumed rows too).
+    job completes, the output is made from it (``.jsonl``: renamed; ``.csv`` / ``.npz``: written;
+    ``.parquet``: a new part of that dataset folder) and the side file goes. A job that is
+    interrupted and started again with the same output keeps the finished inputs (:attr:`done`)
+    and appends; a video counts as finished only with its per-clip row, so an interrupted video
+    runs again from its first frame and no row is ever written twice. A Parquet dataset also
+    counts what its parts hold as done, so a re-run adds only the inputs it lacks.
+    :attr:`summary` counts inputs, faces and failures (resumed rows too).
     """
+
+    SUFFIXES = (".jsonl", ".csv", ".npz", ".parquet")
 
     def __init__(self, path: str | os.PathLike | None, command: str = "predict"):
         self.path = Path(path) if path else None
-        if self.path and self.path.suffix.lower() not in (".jsonl", ".csv", ".npz"):
-            raise ValueError(f"output must end in .jsonl, .csv or .npz; got {self.path.name}")
+        if self.path and self.path.suffix.lower() not in self.SUFFIXES:
+            raise ValueError(f"output must end in .jsonl, .csv, .npz or .parquet; got {self.path.name}")
         self.done: set[str] = set()
         self.summary = JobSummary(command)
         self._fh = None
@@ -76,6 +74,10 @@ class PredictionWriter:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._partial = self.path.with_name(self.path.name + ".partial")
+        if self.is_parquet:
+            for name, (faces, error, frames) in parquet.finished(self.path).items():
+                self.summary.add(name, faces, error, frames)
+                self.done.add(name)
         if self._partial.exists():
             rows = []
             for line in self._partial.read_text().splitlines():
@@ -99,14 +101,21 @@ class PredictionWriter:
         if row.get("clip"):
             if "track" not in row:  # the video's own clip row: the input is done
                 self.summary.add(row["image"], 0, row.get("error"))
-        elif _frame_of(row["image"]) is not None:
+        elif frame_of(row["image"]) is not None:
             self.summary.frames += 1
             self.summary.faces += len(row["faces"])
         else:
             self.summary.add(row["image"], len(row["faces"]), row.get("error"))
 
+    @property
+    def is_parquet(self) -> bool:
+        return self.path is not None and self.path.suffix.lower() == ".parquet"
+
     def write(self, item: ImagePrediction | ClipSummary) -> None:
-        row = item.to_dict()
+        self.write_row(item.to_dict())
+
+    def write_row(self, row: dict) -> None:
+        """Write one row as ``ImagePrediction.to_dict`` / ``ClipSummary.to_dict`` give it."""
         self._count(row)
         self._fh.write(json.dumps(row) + "\n")
         self._fh.flush()
@@ -121,6 +130,10 @@ class PredictionWriter:
             os.replace(self._partial, self.path)
             return False
         rows = [json.loads(line) for line in self._partial.read_text().splitlines()]
+        if self.is_parquet:
+            parquet.write_part(self.path, rows, list(dict.fromkeys(r["image"] for r in rows)))
+            self._partial.unlink()
+            return False
         with atomic_path(self.path) as tmp:
             if self.path.suffix.lower() == ".csv":
                 _write_csv(rows, tmp)

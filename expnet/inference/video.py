@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from expnet.core.inputs import is_video
 from expnet.inference.predictor import ExpNet
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.inference.tracking import FaceTracker, OneEuroFilter, box_from_prediction
@@ -28,6 +29,12 @@ STREAM = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)
 def is_live(source: str | int | Path) -> bool:
     """A camera index or a stream URL: frames come as they arrive, with no known count."""
     return isinstance(source, int) or (isinstance(source, str) and (source.isdigit() or bool(STREAM.match(source))))
+
+
+def frame_of(key: str) -> str | None:
+    """The video of a per-frame row key ``<video>#<frame>``, or None for other rows."""
+    video, _, frame = key.rpartition("#")
+    return video if video and frame.isdigit() and (is_video(video) or is_live(video)) else None
 
 
 @dataclass
