@@ -19,11 +19,12 @@ ALLOWED = {
     "teacher": {"core"},
     "training": {"core", "inference", "teacher", "splits"},
     "evaluation": {"core", "inference", "render", "teacher", "splits"},
-    "bench": {"core", "inference", "render", "teacher", "splits"},
+    "bench": {"core", "inference", "render", "teacher", "splits", "cluster"},
+    "cluster": {"core", "inference", "teacher"},
     "splits": set(),
-    "cli": {"core", "inference", "render", "teacher", "training", "evaluation", "bench", "splits"},
+    "cli": {"core", "inference", "render", "teacher", "training", "evaluation", "bench", "splits", "cluster"},
 }
-TORCH_FREE = {"core", "inference", "render", "teacher", "evaluation", "splits", "cli"}
+TORCH_FREE = {"core", "inference", "render", "teacher", "evaluation", "splits", "cli", "cluster"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -14,4 +14,5 @@ BENCHMARKS = {
     "mesh68": "expnet.bench.mesh68:bench_mesh68",
     "render": "expnet.bench.render:bench_render",
     "video": "expnet.bench.video:bench_video",
+    "scale": "expnet.bench.scale:bench_scale",
 }

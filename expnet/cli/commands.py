@@ -19,7 +19,14 @@ def run_label(args) -> int:
         identity = identity_from_rule(args.identity_rule)
     if args.limit:
         paths = paths[:args.limit]
-    pipeline = LabelPipeline(detector=args.detector, workers=args.workers, landmarks=args.landmarks)
+    if args.shard:  # by identity where one is known: an identity's images are fitted together
+        paths = _shard(args).select(paths, key=lambda p: _identity_of(identity, p) or str(p))
+    if args.engine == "ray":
+        from expnet.cluster.label import RayLabelPipeline
+        pipeline: LabelPipeline = RayLabelPipeline(detector=args.detector, workers=args.workers,
+                                                   landmarks=args.landmarks, address=args.ray_address)
+    else:
+        pipeline = LabelPipeline(detector=args.detector, workers=args.workers, landmarks=args.landmarks)
     summary = pipeline.run(paths, args.output, identity=identity, progress=not args.quiet)
     text = json.dumps(asdict(summary), indent=2)
     print(text)
@@ -30,6 +37,17 @@ def run_label(args) -> int:
     print(f"label: {summary.images} inputs, {summary.labelled} labelled"
           + (f"; {sum(failed.values())} failed ({kinds})" if failed else ""), file=sys.stderr)
     return 1 if failed else 0
+
+
+def _shard(args):
+    from expnet.core.shard import Shard
+    return Shard.parse(args.shard)
+
+
+def _identity_of(identity, path) -> str | None:
+    if identity is None:
+        return None
+    return identity(str(path)) if callable(identity) else identity.get(Path(path).name)
 
 
 def run_train(args) -> int:
@@ -59,8 +77,13 @@ def run_predict(args) -> int:
     from expnet.inference.outputs import PredictionWriter, read_boxes
     from expnet.inference.predictor import ExpNet
     inputs = _inputs(args)
+    if args.shard:
+        inputs = _shard(args).select(inputs)
     user_boxes = read_boxes(args.boxes) if args.boxes else None
-    threads = args.threads or (1 if args.workers > 1 else None)  # workers keep the other cores busy
+    if args.engine == "ray":
+        return _predict_on_ray(args, inputs, user_boxes)
+    workers = args.workers or 1
+    threads = args.threads or (1 if workers > 1 else None)  # workers keep the other cores busy
     net = ExpNet(args.model, detector=None if args.detector == "none" else args.detector,
                  threads=threads, max_faces=args.max_faces, min_score=args.min_score, min_face=args.min_face,
                  **({"crop_scales": (1.0,)} if args.one_crop else {}))
@@ -78,9 +101,22 @@ def run_predict(args) -> int:
     with PredictionWriter(args.output) as out:
         if out.done:  # resuming an interrupted run
             print(f"resuming: {len(out.done)} inputs already done", file=sys.stderr)
-        summary = predict_inputs(net, inputs, out, user_boxes, args.batch_size, args.workers, args.every,
+        summary = predict_inputs(net, inputs, out, user_boxes, args.batch_size, workers, args.every,
                                  on_image, progress=not args.quiet and args.output is not None,
                                  detect_every=args.detect_every, smooth=args.smooth, on_frame=on_frame)
+    print(summary.line(), file=sys.stderr)
+    return summary.exit_status
+
+
+def _predict_on_ray(args, inputs, user_boxes) -> int:
+    from expnet.cluster.predict import PredictSettings, predict_on_ray
+    if args.render or args.series or args.camera:
+        raise ValueError("--render, --series and --camera run with the local engine only")
+    settings = PredictSettings(args.model, None if args.detector == "none" else args.detector, args.max_faces,
+                               (1.0,) if args.one_crop else PredictSettings.crop_scales, args.min_score,
+                               args.min_face, args.batch_size, args.every, args.detect_every, args.smooth)
+    summary = predict_on_ray(settings, inputs, args.output, user_boxes, address=args.ray_address,
+                             workers=args.workers, progress=not args.quiet and args.output is not None)
     print(summary.line(), file=sys.stderr)
     return summary.exit_status
 
@@ -262,7 +298,7 @@ def run_bench(args) -> int:
     from expnet.bench import BENCHMARKS
     module, name = BENCHMARKS[args.what].split(":")
     bench = getattr(import_module(module), name)
-    arguments = {"net": dict(model=args.model, n_images=args.images, seed=args.seed),
+    arguments = {"net": dict(model=args.model, n_images=args.images or 200, seed=args.seed),
                  "fit": dict(faces=args.faces, noise=args.noise, seed=args.seed),
                  "fit-prior": dict(faces=args.faces, noise=args.noise, seed=args.seed),
                  "detectors": dict(data=args.data, fer_limit=args.fer_limit, seed=args.seed),
@@ -270,6 +306,8 @@ def run_bench(args) -> int:
                  "min-face": dict(data=args.data),
                  "mesh68": dict(data=args.data),
                  "render": dict(seed=args.seed),
-                 "video": dict(data=args.data, model=args.model, seed=args.seed)}[args.what]
+                 "video": dict(data=args.data, model=args.model, seed=args.seed),
+                 "scale": dict(data=args.data, n_images=args.images or 2000, model=args.model, seed=args.seed),
+                 }[args.what]
     print(json.dumps(bench(**arguments), indent=2))
     return 0

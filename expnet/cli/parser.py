@@ -41,6 +41,18 @@ def _detector_options(p: argparse.ArgumentParser) -> None:
                         "costs more tiles on large images)")
 
 
+def _scale_options(p: argparse.ArgumentParser, workers: str) -> None:
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this machine's processes; ray: a Ray cluster (pip install 'expnet[ray]')")
+    p.add_argument("--ray-address", default=None,
+                   help="--engine ray: a running cluster (auto, or HOST:PORT of `ray start --head`); "
+                        "default: a local Ray runtime on loopback, started and stopped by the command")
+    p.add_argument("--workers", type=int, default=None, help=workers)
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="only shard I of N (0 <= I < N) of the inputs, for batch schedulers; each shard "
+                        "writes its own output (see the docs to merge them)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from expnet import __version__
     from expnet.bench import BENCHMARKS
@@ -57,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=SAMPLE_HELP)
     p.add_argument("--output", "-o", required=True, help="labels file: .jsonl or .csv")
     p.add_argument("--detector", default="auto", help=_detector_help("auto"))
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    _scale_options(p, "processes, or with --engine ray Ray actors (default: all cores / the cluster's CPUs)")
     p.add_argument("--landmarks", default="dlib", choices=["dlib", "mesh"],
                    help="dlib: dlib's 68-point predictor (default); mesh: MediaPipe FaceMesh, its 68-point "
                         "iBUG-compatible subset is fitted and its 468 points are kept in the rows")
@@ -74,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*",
                    help="image files, folders, .txt lists, videos, or stream URLs (rtsp://, http://)")
     p.add_argument("--sample", action="store_true", help=SAMPLE_HELP)
-    p.add_argument("--output", "-o", default=None, help=".jsonl (default: stdout), .csv or .npz")
+    p.add_argument("--output", "-o", default=None,
+                   help=".jsonl (default: stdout), .csv, .npz, or .parquet (a folder of parts)")
     _detector_options(p)
     p.add_argument("--boxes", help="CSV of user face boxes: image,x0,y0,x1,y1 (the detector is not run)")
     p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
@@ -93,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--one-crop", action="store_true",
                    help="one crop per face instead of the average over three crop sizes (3x less network time)")
     p.add_argument("--render", help="also write overlays, frontal renders and meshes of every face here")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes that decode, detect and crop while the main one runs the network")
+    _scale_options(p, "processes that decode, detect and crop while the main one runs the network (default 1); "
+                      "with --engine ray: Ray actors (default: one per CPU of the cluster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.run_predict)
 
@@ -186,12 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="net: network faces/s, end-to-end images/s and the landmark pipeline on the "
                         "same images (the ratio)")
     p.add_argument("--model", default=None, help="for net: an ONNX model (default: the shipped one)")
-    p.add_argument("--images", type=int, default=200, help="for net: 640x480 images in the end-to-end run")
+    p.add_argument("--images", type=int, default=None,
+                   help="for net: 640x480 images in the end-to-end run (default 200); for scale: face images "
+                        "(default 2000)")
     p.add_argument("--faces", type=int, default=1000, help="for fit, fit-prior: synthetic faces")
     p.add_argument("--noise", type=float, default=0.03, help="landmark noise, fraction of inter-ocular distance")
     p.add_argument("--data", default=None,
                    help="for calibration: a folder of face images; for detectors: the folder holding "
-                        "aflw2000-samples/ and fer2013/ (optional)")
+                        "aflw2000-samples/ and fer2013/ (optional); for scale: the folder holding utkface/ "
+                        "(default: jittered sample faces)")
     p.add_argument("--fer-limit", type=int, default=0, help="for detectors: FER-2013 crops used (0: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=commands.run_bench)

@@ -239,18 +239,25 @@ class LabelPipeline:
         if not ok:
             return rows
         pts = np.array([observations[i].landmarks for i in ok], dtype=np.float64)
-        first = self._fit_chunks(pts)
-        shapes = first["shape"]
-        # Pool: the mean shape over all images of one identity (the paper's step 1).
-        groups: dict[str, list[int]] = defaultdict(list)
+        final, counts = self.solve(pts, [identities[i] for i in ok])
         for j, i in enumerate(ok):
-            if identities[i] is not None:
-                groups[identities[i]].append(j)
-        pooled = shapes.copy()
-        counts = np.ones(len(ok), dtype=int)
+            self._fill_row(rows[i], {k: v[j] for k, v in final.items()}, int(counts[j]))
+        return rows
+
+    def solve(self, pts: np.ndarray, identities: list[str | None]) -> tuple[dict, np.ndarray]:
+        """The fits of (B, 68, 2) landmarks: a first fit each, then, for identities with several
+        images, their mean shape (the paper's step 1) held fixed in a refit of pose and
+        expression. Returns the final fits (arrays by name) and each face's identity size."""
+        first = self._fit_chunks(pts)
+        groups: dict[str, list[int]] = defaultdict(list)
+        for j, ident in enumerate(identities):
+            if ident is not None:
+                groups[ident].append(j)
+        pooled = first["shape"].copy()
+        counts = np.ones(len(pts), dtype=int)
         for members in groups.values():
             if len(members) > 1:
-                pooled[members] = shapes[members].mean(0)
+                pooled[members] = first["shape"][members].mean(0)
                 counts[members] = len(members)
         refit_idx = np.flatnonzero(counts > 1)
         final = {k: v.copy() for k, v in first.items()}
@@ -258,23 +265,25 @@ class LabelPipeline:
             second = self._fit_chunks(pts[refit_idx], pooled[refit_idx])
             for k in final:
                 final[k][refit_idx] = second[k]
-        for j, i in enumerate(ok):
-            row = rows[i]
-            if not (np.isfinite(final["expression"][j]).all() and np.isfinite(final["residual"][j])):
-                row.update(status=STATUS_FIT_FAILED, error="the fit did not converge to finite values")
-                continue
-            pose = Pose(final["rotation"][j], final["translation"][j], float(final["scale"][j])).to_dict()
-            for k in ("yaw", "pitch", "roll"):
-                pose[k] = round(pose[k], 3)
-            pose["scale"] = float(f"{pose['scale']:.6g}")  # ~1e-3 px per model unit: keep digits
-            row.update(
-                pose=pose,
-                shape=np.round(final["shape"][j], 3).tolist(),
-                expression=np.round(final["expression"][j], 5).tolist(),
-                residual=round(float(final["residual"][j]), 5),
-                expression_at_bound=int(final["at_bound"][j].sum()),
-                identity_images=int(counts[j]))
-        return rows
+        return final, counts
+
+    @staticmethod
+    def _fill_row(row: dict, fit: dict, identity_images: int) -> None:
+        """Write one face's fit into its row (or mark the row failed)."""
+        if not (np.isfinite(fit["expression"]).all() and np.isfinite(fit["residual"])):
+            row.update(status=STATUS_FIT_FAILED, error="the fit did not converge to finite values")
+            return
+        pose = Pose(fit["rotation"], fit["translation"], float(fit["scale"])).to_dict()
+        for k in ("yaw", "pitch", "roll"):
+            pose[k] = round(pose[k], 3)
+        pose["scale"] = float(f"{pose['scale']:.6g}")  # ~1e-3 px per model unit: keep digits
+        row.update(
+            pose=pose,
+            shape=np.round(fit["shape"], 3).tolist(),
+            expression=np.round(fit["expression"], 5).tolist(),
+            residual=round(float(fit["residual"]), 5),
+            expression_at_bound=int(fit["at_bound"].sum()),
+            identity_images=identity_images)
 
     def _fit_chunks(self, pts: np.ndarray, shape: np.ndarray | None = None, chunk: int = 2000) -> dict:
         parts = []

@@ -1,0 +1,72 @@
+"""Starting or joining a Ray runtime for one command.
+
+Without an address, a local runtime is started for the command and stopped after it, kept on
+loopback: Ray left to itself binds to the machine's network address, and an unauthenticated Ray
+runtime reachable from a network lets anyone run code on it. With ``address`` (``auto``, or
+``HOST:PORT`` of a head started by ``ray start --head``) the command joins that cluster and leaves
+it running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+LOOPBACK = "127.0.0.1"
+
+
+def import_ray():
+    """``ray`` and ``ray.data``, or an ImportError that says which extra to install."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ImportError("--engine ray needs Ray: pip install 'expnet[ray]' (on the driver and every worker "
+                          "node)") from None
+    return ray
+
+
+@contextmanager
+def ray_runtime(address: str | None = None, cpus: int | None = None, progress: bool = False) -> Iterator[dict]:
+    """Connect to the cluster at ``address``, or start a local runtime with ``cpus`` CPUs (default:
+    all cores) on loopback; yields the cluster's resources and shuts the connection down after.
+
+    Parameters
+    ----------
+    address : str, optional
+        ``auto`` or ``HOST:PORT`` of a running cluster; None starts a local one.
+    cpus : int, optional
+        CPUs of the local runtime (ignored with ``address``: the cluster has its own).
+    progress : bool
+        Ray Data's own progress bars (the commands draw their own bar instead).
+    """
+    if address is None:
+        # Before Ray starts: every address of the local runtime on loopback (see the module doc).
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray = import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        options = dict(log_to_driver=False, logging_level=logging.WARNING, include_dashboard=False)
+        if address is None:
+            ray.init(num_cpus=cpus or os.cpu_count() or 1, _node_ip_address=LOOPBACK, **options)
+        else:
+            ray.init(address=address, **options)
+    # Without its own bars, Ray Data logs a warning that they are off, and its progress as text.
+    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = progress
+    context.enable_operator_progress_bars = progress
+    try:
+        yield ray.cluster_resources()
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def actor_count(resources: dict, workers: int | None) -> int:
+    """Actors for a job: ``workers`` if given, else one per CPU of the cluster."""
+    if workers:
+        return workers
+    return max(1, int(resources.get("CPU", 1)))
