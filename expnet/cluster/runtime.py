@@ -43,8 +43,7 @@ def ray_runtime(address: str | None = None, cpus: int | None = None, progress: b
         Ray Data's own progress bars (the commands draw their own bar instead).
     """
     if address is None:
-        # Before Ray starts: every address of the local runtime on loopback (see the module doc).
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        _loopback_only()
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
@@ -63,6 +62,20 @@ def ray_runtime(address: str | None = None, cpus: int | None = None, progress: b
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _loopback_only() -> None:
+    """Make the next local runtime bind to loopback only (see the module doc).
+
+    Ray reads ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` when it is first imported; where the caller
+    imported Ray before, the constant it was read into is set too (the processes Ray starts read
+    the variable themselves).
+    """
+    import sys
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 def actor_count(resources: dict, workers: int | None) -> int:

@@ -193,3 +193,25 @@ def test_ray_labels_equal_local_labels_on_lfw(shared_data, tmp_path):
     _labels_equal(local, ray)
     rows = [json.loads(line) for line in ray.read_text().splitlines()]
     assert max(r.get("identity_images", 0) for r in rows) > 1
+
+
+def _listening() -> set[tuple[str, str]]:
+    """(address in /proc's hex form, port) of every listening TCP socket of this machine."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                found.add(tuple(fields[1].split(":")))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket tables")
+def test_the_local_runtime_listens_on_loopback_only():
+    from expnet.cluster.runtime import ray_runtime
+    before = _listening()
+    with ray_runtime(None, cpus=1):
+        opened = _listening() - before
+    assert opened, "Ray opened no listening socket?"
+    loopback = ("0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000")
+    assert all(address in loopback for address, _ in opened), opened   # 127.0.0.1, ::ffff:127.0.0.1, ::1
