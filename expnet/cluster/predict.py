@@ -1,6 +1,6 @@
 """``expnet predict --engine ray``: the same rows as the local engine, from a Ray actor pool.
 
-Inputs become a Ray dataset of paths, one block per batch of images (each video its own block);
+Inputs become a Ray dataset of paths, one block per batch of images (then the videos, a block each);
 ``map_batches`` sends each block to an actor that holds an :class:`~expnet.inference.ExpNet`
 (one onnxruntime thread: one actor per CPU keeps every core busy). A JSONL, CSV or NPZ output is
 written by the driver through :class:`~expnet.inference.outputs.PredictionWriter` as the rows come
@@ -116,16 +116,18 @@ def _counts(rows: list[dict]) -> dict[str, list]:
     return out
 
 
-def _dataset(ray, images: list[str], videos: list[str], boxes: list | None, actors: int):
-    items = [{"input": p, "boxes": json.dumps(None if boxes is None else boxes[k])} for k, p in enumerate(images)]
-    blocks = []
-    if items:  # at most IMAGES_PER_BLOCK a block, and a block for every actor on a small job
+def _datasets(ray, images: list[str], videos: list[str], boxes: list | None, actors: int) -> list:
+    """The images' dataset (a block per batch), then the videos' (a block each): run one after the
+    other, as the local engine writes images first."""
+    out = []
+    if images:  # at most IMAGES_PER_BLOCK a block, and a block for every actor on a small job
+        items = [{"input": p, "boxes": json.dumps(None if boxes is None else boxes[k])} for k, p in enumerate(images)]
         per_block = min(IMAGES_PER_BLOCK, math.ceil(len(items) / actors))
-        blocks.append(ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / per_block)))
+        out.append(ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / per_block)))
     if videos:
-        blocks.append(ray.data.from_items([{"input": v, "boxes": "null"} for v in videos],
-                                          override_num_blocks=len(videos)))
-    return blocks[0].union(*blocks[1:]) if len(blocks) > 1 else blocks[0]
+        out.append(ray.data.from_items([{"input": v, "boxes": "null"} for v in videos],
+                                       override_num_blocks=len(videos)))
+    return out
 
 
 def predict_on_ray(settings: PredictSettings, inputs: list, output: str | os.PathLike | None,
@@ -172,21 +174,22 @@ def predict_on_ray(settings: PredictSettings, inputs: list, output: str | os.Pat
             # Rows in input order, as the local engine writes them.
             ray.data.DataContext.get_current().execution_options.preserve_order = True
             actors = min(actor_count(resources, workers), len(todo))
-            ds = _dataset(ray, images, videos, per_image, actors).map_batches(
-                _Predictor, fn_constructor_kwargs={"settings": asdict(settings), "folder": folder},
-                batch_size=None, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
             bar = tqdm(total=len(todo), unit="input", desc="predict (ray)", disable=not progress)
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-                if folder is None:
-                    for text in batch["row"]:
-                        row = json.loads(text)
-                        writer.write_row(row)
-                        bar.update(_finishes_input(row))
-                else:
-                    for name, faces, error, frames in zip(batch["input"], batch["faces"], batch["error"],
-                                                          batch["frames"]):
-                        writer.summary.add(str(name), int(faces), str(error) or None, int(frames))
-                        bar.update()
+            for ds in _datasets(ray, images, videos, per_image, actors):
+                ds = ds.map_batches(_Predictor, fn_constructor_kwargs={"settings": asdict(settings), "folder": folder},
+                                    batch_size=None, compute=ray.data.ActorPoolStrategy(size=min(actors, ds.count())),
+                                    num_cpus=1, batch_format="numpy")
+                for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                    if folder is None:
+                        for text in batch["row"]:
+                            row = json.loads(text)
+                            writer.write_row(row)
+                            bar.update(_finishes_input(row))
+                    else:
+                        for name, faces, error, frames in zip(batch["input"], batch["faces"], batch["error"],
+                                                              batch["frames"]):
+                            writer.summary.add(str(name), int(faces), str(error) or None, int(frames))
+                            bar.update()
             bar.close()
         if folder is not None:
             parquet.remove_duplicates(folder)

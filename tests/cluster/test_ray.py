@@ -215,3 +215,29 @@ def test_the_local_runtime_listens_on_loopback_only():
     assert opened, "Ray opened no listening socket?"
     loopback = ("0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000")
     assert all(address in loopback for address, _ in opened), opened   # 127.0.0.1, ::ffff:127.0.0.1, ::1
+
+
+def test_videos_and_images_together_give_the_local_rows_in_every_format(folder, tmp_path):
+    from tests.inference.test_video import crossing_video
+    videos = tmp_path / "mixed"
+    videos.mkdir()
+    crossing_video(videos / "crossing.avi", frames=24)
+    (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a video")
+    for image in sorted(folder.glob("face0000*.jpg")):
+        (videos / image.name).symlink_to(image)
+    args = [str(videos), "--smooth", "--quiet"]
+    assert main(["predict", *args, "-o", str(tmp_path / "local.jsonl")]) == 1      # the broken video
+    assert main(["predict", *args, "-o", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--workers", "2"]) == 1
+    local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
+    ray = [json.loads(line) for line in (tmp_path / "ray.jsonl").read_text().splitlines()]
+    assert [r["image"] for r in ray] == [r["image"] for r in local]
+    assert sum(1 for r in ray if "#" in r["image"]) == 24                  # every frame
+    want = parquet.table(local).to_pylist()
+    got = parquet.table(ray).to_pylist()
+    for g, w in zip(got, want):
+        assert (g["image"], g["kind"], g["face"], g["track"], g["error"]) == \
+            (w["image"], w["kind"], w["face"], w["track"], w["error"])
+        if g["expression"] is not None:
+            np.testing.assert_allclose(g["expression"], w["expression"], atol=1e-5)
+    assert main(["predict", *args, "-o", str(tmp_path / "ray.parquet"), "--engine", "ray"]) == 1
+    assert parquet.finished(tmp_path / "ray.parquet").keys() == {r["image"] for r in local if "#" not in r["image"]}
