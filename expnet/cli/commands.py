@@ -157,6 +157,8 @@ class _UniqueStems:
 
 
 def run_evaluate(args) -> int:
+    if args.task == "pose":
+        return _evaluate_pose(args)
     from expnet.evaluation.datasets import load_dataset
     from expnet.evaluation.experiment import evaluate
     from expnet.evaluation.report import write_report
@@ -184,10 +186,30 @@ def run_evaluate(args) -> int:
     if args.runtime:
         from expnet.bench.speed import runtime_table
         runtime = runtime_table(args.model)
-    if args.report:  # always set unless given as an empty string
+    report = args.report if args.report is not None else "outputs/evaluation"
+    if report:  # an empty string: no report
         meta = {"command": "expnet " + " ".join(sys.argv[1:]), "own_detector": args.own_detector,
                 "scales": scales, "methods": list(methods)}
-        print(f"report: {write_report(Path(args.report), results, runtime, meta)}")
+        print(f"report: {write_report(Path(report), results, runtime, meta)}")
+    return 0
+
+
+def _evaluate_pose(args) -> int:
+    from expnet.evaluation.pose import POSE_METHODS, evaluate_pose, write_pose_report
+    if not args.folder:
+        raise ValueError("evaluate pose needs a folder in the AFLW2000-3D layout (*.jpg + *.mat)")
+    methods = args.method or list(POSE_METHODS)
+    data, scores, answers = evaluate_pose(args.folder, methods, args.own_detector, args.model)
+    for s in scores:
+        bins = "  ".join(f"{k}: {v['mean']:.1f}" for k, v in s.mae_by_yaw.items())
+        print(f"{s.method:10s} boxes {s.boxes}  found {s.found}/{s.images}  MAE yaw {s.mae['yaw']:.1f} "
+              f"pitch {s.mae['pitch']:.1f} roll {s.mae['roll']:.1f} mean {s.mae['mean']:.1f}  by abs(yaw) {bins}  "
+              f"NME {s.nme:.4f}")
+    report = args.report if args.report is not None else "outputs/evaluation-pose"
+    if report:
+        meta = {"command": "expnet " + " ".join(sys.argv[1:]), "folder": str(args.folder),
+                "own_detector": args.own_detector, "methods": methods}
+        print(f"report: {write_pose_report(Path(report), data, scores, answers, meta)}")
     return 0
 
 

@@ -162,21 +162,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evaluation", help="results.json of expnet evaluate --report, summarised in the card")
     p.set_defaults(func=commands.run_export)
 
-    p = _command(sub, "evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales")
-    p.add_argument("task", choices=["emotion"], help="the experiment")
+    p = _command(sub, "evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales; "
+                                       "head pose and landmark error on AFLW2000-3D-style folders")
+    p.add_argument("task", choices=["emotion", "pose"], help="the experiment")
+    p.add_argument("folder", nargs="?",
+                   help="pose: a folder of *.jpg with *.mat (Pose_Para, pt3d_68) beside them, as AFLW2000-3D")
     p.add_argument("--dataset", choices=sorted(LOADERS),
                    help="ckplus (the official layout), folder (<emotion>/*), or one of the named sets")
     p.add_argument("--root", help="the dataset's folder")
     p.add_argument("--data", help="run ckplus48, fer2013 validation and lfw-expressions from this folder")
     p.add_argument("--method", action="append",
-                   help=f"{', '.join(METHODS)} (repeatable; default: all); a suffix @own "
-                        "makes that method run its own detector (e.g. dlib-fit@own: the label pipeline)")
+                   help=f"emotion: {', '.join(METHODS)}; pose: expnet, dlib-fit (repeatable; default: all); "
+                        "for emotion a suffix @own makes that method run its own detector (e.g. dlib-fit@own: "
+                        "the label pipeline)")
     p.add_argument("--features", action="append", help="an .npz with 'image' and 'features' to score too")
     p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2", help="image scales, comma-separated")
     p.add_argument("--own-detector", action="store_true", help="each method runs its own detector")
     p.add_argument("--model", default=None, help="ONNX model for the expnet method")
-    p.add_argument("--report", default="outputs/evaluation",
-                   help="write report.md, results.json and PNG figures here (default: outputs/evaluation)")
+    p.add_argument("--report", default=None,
+                   help="write report.md, results.json and PNG figures here (default: outputs/evaluation, "
+                        "for pose outputs/evaluation-pose)")
     p.add_argument("--runtime", action="store_true", help="add the runtime table to the report")
     p.add_argument("--cache", default="outputs/cache/features", help="feature cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
