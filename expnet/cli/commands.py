@@ -21,12 +21,16 @@ def run_label(args) -> int:
         paths = paths[:args.limit]
     if args.shard:  # by identity where one is known: an identity's images are fitted together
         paths = _shard(args).select(paths, key=lambda p: _identity_of(identity, p) or str(p))
+    extra = None
+    if args.extra:
+        from expnet.teacher.components import ExtraComponents
+        extra = ExtraComponents.load(args.extra)
     if args.engine == "ray":
         from expnet.cluster.label import RayLabelPipeline
         pipeline: LabelPipeline = RayLabelPipeline(detector=args.detector, workers=args.workers,
-                                                   landmarks=args.landmarks, address=args.ray_address)
+                                                   landmarks=args.landmarks, address=args.ray_address, extra=extra)
     else:
-        pipeline = LabelPipeline(detector=args.detector, workers=args.workers, landmarks=args.landmarks)
+        pipeline = LabelPipeline(detector=args.detector, workers=args.workers, landmarks=args.landmarks, extra=extra)
     summary = pipeline.run(paths, args.output, identity=identity, progress=not args.quiet)
     text = json.dumps(asdict(summary), indent=2)
     print(text)
@@ -48,6 +52,21 @@ def _identity_of(identity, path) -> str | None:
     if identity is None:
         return None
     return identity(str(path)) if callable(identity) else identity.get(Path(path).name)
+
+
+def run_components(args) -> int:
+    from expnet.core.facemodel import FaceModel
+    from expnet.teacher.components import learn_components
+    excluded = set()
+    if args.exclude_identities:
+        excluded = {line.strip() for line in Path(args.exclude_identities).read_text().splitlines() if line.strip()}
+    rows = [r for path in args.labels for r in map(json.loads, Path(path).read_text().splitlines())
+            if r.get("identity") not in excluded or r.get("identity") is None]
+    extra = learn_components(rows, FaceModel.load().landmarks, args.k)
+    extra.save(args.output)
+    print(json.dumps({"output": args.output, "k": extra.k, "version": extra.version, "faces": extra.faces,
+                      "label_rows": len(rows), "std": [round(float(v), 5) for v in extra.std]}, indent=2))
+    return 0
 
 
 def run_train(args) -> int:

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--landmarks", default="dlib", choices=["dlib", "mesh"],
                    help="dlib: dlib's 68-point predictor (default); mesh: MediaPipe FaceMesh, its 68-point "
                         "iBUG-compatible subset is fitted and its 468 points are kept in the rows")
+    p.add_argument("--extra", metavar="NPZ",
+                   help="extra expression components (from expnet components): the fit solves 10 + K coefficients; "
+                        "rows add expression_extra")
     p.add_argument("--identities", help="CSV mapping image file names to identities")
     p.add_argument("--image-column", default="image", help="--identities: the column of image file names")
     p.add_argument("--identity-column", default="identity", help="--identities: the column of identities")
@@ -131,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
     _detector_options(p)
     p.set_defaults(func=commands.run_figure)
+
+    p = _command(sub, "components", help="learn extra expression components (beyond the basis' ten) from "
+                                          "label files of expnet label")
+    p.add_argument("labels", nargs="+", help="label files (.jsonl) from expnet label")
+    p.add_argument("--output", "-o", required=True, help="the .npz to write")
+    p.add_argument("-k", type=int, default=20, help="components to keep")
+    p.add_argument("--exclude-identities", help="a text file of identities (one a line) to leave out, "
+                                                "e.g. evaluation identities")
+    p.set_defaults(func=commands.run_components)
 
     p = _command(sub, "train", help="train the network on labels from expnet label")
     p.add_argument("--labels", nargs="+", required=True, help="label files (.jsonl) from expnet label")

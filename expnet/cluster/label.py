@@ -23,7 +23,8 @@ from dataclasses import asdict
 import numpy as np
 
 from expnet.cluster.runtime import actor_count, ray_runtime
-from expnet.core.facemodel import FaceModel
+from expnet.core.facemodel import FaceModel, LinearModel
+from expnet.teacher.components import ExtraComponents
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 from expnet.teacher.labeling import LabelPipeline, LabelSummary, Observation, Observer
 
@@ -43,11 +44,12 @@ class _Observe:
 
 
 class _Fit:
-    """One Ray actor: the landmark fitter. Without ``pooled``, a first fit of each face; with it,
-    the faces are one identity's: their mean first-fit shape, held fixed in a refit."""
+    """One Ray actor: the landmark fitter of ``model`` (extra components included). Without
+    ``pooled``, a first fit of each face; with it, the faces are one identity's: their mean
+    first-fit shape, held fixed in a refit."""
 
-    def __init__(self, config: FitConfig | None, pooled: bool):
-        self.fitter = LandmarkFitter(FaceModel.load().landmarks, config)
+    def __init__(self, model: LinearModel, config: FitConfig | None, pooled: bool):
+        self.fitter = LandmarkFitter(model, config)
         self.pooled = pooled
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -78,8 +80,9 @@ class RayLabelPipeline(LabelPipeline):
     """
 
     def __init__(self, detector: str = "auto", workers: int | None = None, fit_config: FitConfig | None = None,
-                 model: FaceModel | None = None, landmarks: str = "dlib", address: str | None = None):
-        super().__init__(detector, workers, fit_config, model, landmarks)
+                 model: FaceModel | None = None, landmarks: str = "dlib", address: str | None = None,
+                 extra: ExtraComponents | None = None):
+        super().__init__(detector, workers, fit_config, model, landmarks, extra)
         self.address = address
         self.requested = workers
         self.actors = 1
@@ -114,13 +117,14 @@ class RayLabelPipeline(LabelPipeline):
             if not chosen:
                 continue
             ds = ray.data.from_items(chosen, override_num_blocks=max(actors, math.ceil(len(chosen) / FACES_PER_FIT)))
-            ds = ds.map_batches(_Fit, fn_constructor_args=(self.fitter.config, False), batch_size=FACES_PER_FIT,
-                                compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
+            ds = ds.map_batches(_Fit, fn_constructor_args=(self.fit_model, self.fitter.config, False),
+                                batch_size=FACES_PER_FIT, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1,
+                                batch_format="numpy")
             if pooled:
                 # Half a CPU per refit actor: the shuffle's reduce tasks need CPUs while the pool
                 # stands (a pool holding every CPU waits for them forever).
                 ds = ds.groupby("identity", num_partitions=actors).map_groups(
-                    _Fit, fn_constructor_args=(self.fitter.config, True),
+                    _Fit, fn_constructor_args=(self.fit_model, self.fitter.config, True),
                     compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=0.5, batch_format="numpy")
             parts.append(ds)
         final = {k: [None] * len(pts) for k in FIT_FIELDS}

@@ -29,6 +29,7 @@ from expnet.core.facemodel import FaceModel
 from expnet.core.ibug68 import N_LANDMARKS
 from expnet.core.images import ImageError, load_image, to_gray
 from expnet.core.pose import Pose
+from expnet.teacher.components import ExtraComponents, extend
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 
 STATUS_OK = "ok"
@@ -184,14 +185,19 @@ class LabelPipeline:
     """Label a list of face images with pose, shape and expression from a landmark fit."""
 
     def __init__(self, detector: str = "auto", workers: int | None = None,
-                 fit_config: FitConfig | None = None, model: FaceModel | None = None, landmarks: str = "dlib"):
+                 fit_config: FitConfig | None = None, model: FaceModel | None = None, landmarks: str = "dlib",
+                 extra: ExtraComponents | None = None):
         if landmarks not in LANDMARK_BACKENDS:
             raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
         self.detector = detector
         self.landmarks = landmarks
         self.workers = workers or os.cpu_count() or 1
         self.model = model or FaceModel.load()
-        self.fitter = LandmarkFitter(self.model.landmarks, fit_config)
+        # With extra components the fit solves 10 + K expression coefficients; rows keep the
+        # basis' ten in ``expression`` (3DDFA-compatible) and the K in ``expression_extra``.
+        self.extra = extra
+        self.fit_model = self.model.landmarks if extra is None else extend(self.model.landmarks, extra)
+        self.fitter = LandmarkFitter(self.fit_model, fit_config)
 
     # -- stage one ----------------------------------------------------------------------------
     def observe(self, paths: list[str], side_file: Path, progress: bool = True
@@ -267,8 +273,7 @@ class LabelPipeline:
                 final[k][refit_idx] = second[k]
         return final, counts
 
-    @staticmethod
-    def _fill_row(row: dict, fit: dict, identity_images: int) -> None:
+    def _fill_row(self, row: dict, fit: dict, identity_images: int) -> None:
         """Write one face's fit into its row (or mark the row failed)."""
         if not (np.isfinite(fit["expression"]).all() and np.isfinite(fit["residual"])):
             row.update(status=STATUS_FIT_FAILED, error="the fit did not converge to finite values")
@@ -277,10 +282,14 @@ class LabelPipeline:
         for k in ("yaw", "pitch", "roll"):
             pose[k] = round(pose[k], 3)
         pose["scale"] = float(f"{pose['scale']:.6g}")  # ~1e-3 px per model unit: keep digits
+        ten = self.model.landmarks.n_expression
+        if self.extra is not None:
+            row.update(expression_extra=np.round(fit["expression"][ten:], 5).tolist(),
+                       extra_version=self.extra.version)
         row.update(
             pose=pose,
             shape=np.round(fit["shape"], 3).tolist(),
-            expression=np.round(fit["expression"], 5).tolist(),
+            expression=np.round(fit["expression"][:ten], 5).tolist(),
             residual=round(float(fit["residual"]), 5),
             expression_at_bound=int(fit["at_bound"].sum()),
             identity_images=identity_images)

@@ -171,14 +171,16 @@ def _labels_equal(a: Path, b: Path) -> None:
 
 
 def test_ray_labels_equal_local_labels_with_identities(tmp_path):
+    from tests.teacher.test_components import random_components
     faces = _identity_faces(tmp_path)
-    rule = [r"--identity-rule", r"^(.*)_\d+$"]
+    rule = [r"--identity-rule", r"^(.*)_\d+$", "--extra", str(random_components(tmp_path / "extra.npz"))]
     local, ray = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
     assert main(["label", str(faces), "-o", str(local), "--workers", "2", "--quiet", *rule]) == 1   # the broken file
     assert main(["label", str(faces), "-o", str(ray), "--engine", "ray", "--workers", "2", "--quiet", *rule]) == 1
     _labels_equal(local, ray)
     rows = [json.loads(line) for line in ray.read_text().splitlines()]
     assert max(r.get("identity_images", 0) for r in rows) == 4   # shape pooled per identity
+    assert all(len(r["expression_extra"]) == 4 for r in rows if r["status"] == "ok")
 
 
 def test_ray_labels_equal_local_labels_on_lfw(shared_data, tmp_path):
