@@ -3,7 +3,8 @@
 label files, on CK+48 peak frames (leave-one-clip-out), FER-2013 validation (leave-one-image-out)
 and lfw-expressions validation identities (leave-one-identity-out), at full size and x0.2, with the
 same face boxes as ``expnet evaluate emotion``'s dlib-fit. Also: the ten of a 10 + K fit alone (do
-they keep their meaning?), and components learned without the identity-mean step or from lfw alone.
+they keep their meaning?), and components learned without the identity-mean step or only from the
+rows with an identity.
 
     python experiments/extra_components.py outputs/labels/lfw-expressions.jsonl \
         outputs/labels/fer2013-train.jsonl > reports/experiments/extra-components/results.md
@@ -22,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from expnet.core.extra_basis import extend
 from expnet.core.facemodel import FaceModel
 from expnet.evaluation.datasets import load_dataset
 from expnet.evaluation.knn import knn_leave_group_out, pool
 from expnet.evaluation.methods import face_box_at_scale
 from expnet.splits import lfw_validation_identities
-from expnet.teacher.components import extend, learn_components
+from expnet.teacher.components import learn_components
 from expnet.teacher.fitting import LandmarkFitter
 from expnet.teacher.landmarks import DlibLandmarker
 
@@ -69,11 +71,12 @@ def main() -> None:
             if r.get("identity") not in held_out:
                 rows.append(r)
     t0 = time.perf_counter()
-    learned = {"lfw + FER train, identity means removed": learn_components(rows, model, max(KS)),
-               "lfw train only": learn_components([r for r in rows if r.get("identity")], model, 20),
+    source = " + ".join(Path(p).name.split(".")[0] for p in sys.argv[1:])
+    learned = {"with identities only": learn_components([r for r in rows if r.get("identity")], model, 20),
                "no identity-mean step": learn_components([{**r, "identity": None} for r in rows], model, 20)}
-    main_extra = learned["lfw + FER train, identity means removed"]
-    print(f"Learned from {main_extra.faces} fitted faces (|yaw|, |pitch| <= 30) of {len(rows)} label rows in "
+    main_extra = learn_components(rows, model, max(KS))
+    print(f"Components learned from {source} (validation identities left out): {main_extra.faces} fitted "
+          f"faces (|yaw|, |pitch| <= 30) of {len(rows)} label rows in "
           f"{time.perf_counter() - t0:.1f} s; prior std of the components: "
           + ", ".join(f"{v:.4f}" for v in main_extra.std[:12]) + ", ...\n")
 
@@ -89,11 +92,11 @@ def main() -> None:
                                            chunksize=32))
 
                 for k in KS:
-                    table.setdefault(f"10 + {k} (lfw + FER train)" if k else "10 (today's fit)", []).append(
+                    table.setdefault(f"10 + {k}" if k else "10 (today's fit)", []).append(
                         accuracy(data, features(model, pts, main_extra.first(k))))
                 table.setdefault("the ten of a 10 + 20 fit", []).append(
                     accuracy(data, features(model, pts, main_extra.first(20))[:, :10]))
-                for label in ("lfw train only", "no identity-mean step"):
+                for label in ("with identities only", "no identity-mean step"):
                     table.setdefault(f"10 + 20 ({label})", []).append(
                         accuracy(data, features(model, pts, learned[label])))
     print("| teacher features (dlib 68 + fit, whitened) | " + " | ".join(columns) + " | mean |")

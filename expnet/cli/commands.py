@@ -23,7 +23,7 @@ def run_label(args) -> int:
         paths = _shard(args).select(paths, key=lambda p: _identity_of(identity, p) or str(p))
     extra = None
     if args.extra:
-        from expnet.teacher.components import ExtraComponents
+        from expnet.core.extra_basis import ExtraComponents
         extra = ExtraComponents.load(args.extra)
     if args.engine == "ray":
         from expnet.cluster.label import RayLabelPipeline
@@ -64,6 +64,13 @@ def run_components(args) -> int:
             if r.get("identity") not in excluded or r.get("identity") is None]
     extra = learn_components(rows, FaceModel.load().landmarks, args.k)
     extra.save(args.output)
+    if args.figure:
+        from expnet.core.extra_basis import extended_face_model
+        from expnet.render.components import components_figure
+        model = FaceModel.load()
+        ten = model.n_expression
+        components_figure(extended_face_model(model, extra), list(range(ten, ten + extra.k)), args.figure,
+                          names=[f"extra {k}" for k in range(extra.k)])
     print(json.dumps({"output": args.output, "k": extra.k, "version": extra.version, "faces": extra.faces,
                       "label_rows": len(rows), "std": [round(float(v), 5) for v in extra.std]}, indent=2))
     return 0

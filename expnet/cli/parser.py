@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=20, help="components to keep")
     p.add_argument("--exclude-identities", help="a text file of identities (one a line) to leave out, "
                                                 "e.g. evaluation identities")
+    p.add_argument("--figure", help="also write a PNG of each component at -2 and +2 prior std on the mean face")
     p.set_defaults(func=commands.run_components)
 
     p = _command(sub, "train", help="train the network on labels from expnet label")

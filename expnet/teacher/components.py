@@ -11,84 +11,23 @@ remains are the extra components, their variances the prior of the fit.
 
 >>> extra = learn_components(rows, model.landmarks, k=10)
 >>> fitter = LandmarkFitter(extend(model.landmarks, extra))   # fits 10 + 10 coefficients
+
+Storing, extending a model with them and their dense extension: :mod:`expnet.core.extra_basis`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections import defaultdict
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
+from expnet.core.extra_basis import ExtraComponents
 from expnet.core.facemodel import LinearModel
 from expnet.core.ibug68 import N_LANDMARKS
 from expnet.core.pose import rotation_to_euler
 
 INNER = np.arange(17, N_LANDMARKS)   # brows, nose, eyes, mouth: not the jaw's silhouette
 MAX_ANGLE = 30.0                     # faces turned further are left out: the frame is a flat approximation
-
-
-@dataclass(frozen=True)
-class ExtraComponents:
-    """K learned expression components on the 68 landmark vertices.
-
-    Attributes
-    ----------
-    basis : ndarray
-        (68, 3, K) displacement per unit coefficient, model units (zero on the jaw and in depth:
-        they are learned from 2D landmarks).
-    std : ndarray
-        (K,) prior standard deviation of each coefficient.
-    faces : int
-        Faces they were learned from.
-    """
-
-    basis: np.ndarray
-    std: np.ndarray
-    faces: int
-
-    @property
-    def k(self) -> int:
-        return self.basis.shape[2]
-
-    @property
-    def version(self) -> str:
-        """A short hash of the arrays: labels and models name the components they were made with."""
-        return hashlib.sha1(np.ascontiguousarray(self.basis, dtype=np.float32).tobytes()).hexdigest()[:12]
-
-    def first(self, k: int) -> ExtraComponents:
-        """The first ``k`` components (the largest variances)."""
-        return ExtraComponents(self.basis[..., :k], self.std[:k], self.faces)
-
-    def save(self, path: str | os.PathLike) -> Path:
-        with atomic_path(path) as tmp:
-            np.savez(tmp, basis=self.basis.astype(np.float32), std=self.std.astype(np.float32),
-                     faces=np.int64(self.faces))
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> ExtraComponents:
-        with np.load(path) as z:
-            if "basis" not in z or "std" not in z:
-                raise ValueError(f"{path} holds no extra expression components (basis, std)")
-            return cls(z["basis"].astype(np.float64), z["std"].astype(np.float64), int(z["faces"]))
-
-
-def extend(model: LinearModel, extra: ExtraComponents) -> LinearModel:
-    """``model`` (the 68-landmark sub-model) with the extra components after its own expression
-    components: a fit with it solves 10 + K expression coefficients, the extra ones penalised by
-    their learned prior."""
-    if model.n_vertices != extra.basis.shape[0]:
-        raise ValueError(f"extra components are on {extra.basis.shape[0]} vertices, the model has {model.n_vertices}")
-    return LinearModel(model.mean, model.shape_basis,
-                       np.concatenate([model.expression_basis, extra.basis], axis=2),
-                       model.shape_mean, model.shape_std,
-                       np.concatenate([model.expression_mean, np.zeros(extra.k)]),
-                       np.concatenate([model.expression_std, extra.std]))
 
 
 def frontal_residuals(rows: list[dict], model: LinearModel) -> tuple[np.ndarray, list[str | None]]:

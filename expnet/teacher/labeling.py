@@ -25,11 +25,11 @@ import numpy as np
 from tqdm import tqdm
 
 from expnet.core.atomic import atomic_path
+from expnet.core.extra_basis import ExtraComponents, extend
 from expnet.core.facemodel import FaceModel
 from expnet.core.ibug68 import N_LANDMARKS
 from expnet.core.images import ImageError, load_image, to_gray
 from expnet.core.pose import Pose
-from expnet.teacher.components import ExtraComponents, extend
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 
 STATUS_OK = "ok"

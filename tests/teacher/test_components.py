@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from expnet.core.extra_basis import ExtraComponents, extend
 from expnet.core.pose import euler_to_rotation, project
-from expnet.teacher.components import INNER, ExtraComponents, extend, learn_components
+from expnet.teacher.components import INNER, learn_components
 from expnet.teacher.fitting import LandmarkFitter
 
 
@@ -113,3 +114,23 @@ def test_label_with_extra_components_adds_them_to_the_rows(tmp_path):
         assert b["extra_version"] == ExtraComponents.load(extra).version
         assert "expression_extra" not in a
         assert b["residual"] <= a["residual"] + 1e-6          # more freedom never fits worse
+
+
+def test_expnet_components_builds_them_from_label_files_with_a_figure(model, rng, tmp_path, capsys):
+    import json
+
+    from expnet.cli import main
+    lm = model.landmarks
+    pts, _ = _faces(lm, 200, rng, 0.05 * np.abs(lm.mean).max(), _hidden_direction(lm))
+    fit = LandmarkFitter(lm).fit(pts)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({
+        "status": "ok", "identity": None, "landmarks": p.tolist(), "shape": s.tolist(), "expression": e.tolist(),
+        "pose": {"rotation": r.tolist(), "scale": float(sc), "translation": t.tolist()}}) + "\n"
+        for p, s, e, r, sc, t in zip(pts, fit.shape, fit.expression, fit.rotation, fit.scale, fit.translation)))
+    out, figure = tmp_path / "extra.npz", tmp_path / "extra.png"
+    assert main(["components", str(labels), "-o", str(out), "-k", "2", "--figure", str(figure)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["k"] == 2 and summary["faces"] == 200
+    assert ExtraComponents.load(out).version == summary["version"]
+    assert figure.stat().st_size > 5_000

@@ -1,0 +1,40 @@
+"""A figure of expression components: each one at -2 and +2 prior standard deviations on the mean
+face, seen from the front (the extra components of :mod:`expnet.core.extra_basis`, or any)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from expnet.core.atomic import atomic_path
+from expnet.core.facemodel import FaceModel
+from expnet.core.plots import pyplot
+from expnet.render.visuals import FaceRenderer
+
+PER_ROW = 5
+
+
+def components_figure(model: FaceModel, components: list[int], path: str | os.PathLike, size: int = 200,
+                      n_std: float = 2.0, names: list[str] | None = None) -> Path:
+    """Render each expression component of ``model`` in ``components`` at -``n_std`` and +``n_std``
+    prior std (the others at their mean) and write the grid as a PNG."""
+    renderer = FaceRenderer(model)
+    names = names or [f"component {k}" for k in components]
+    rows = -(-len(components) // PER_ROW)
+    plt = pyplot()
+    fig, axes = plt.subplots(rows, 2 * PER_ROW, figsize=(2 * PER_ROW * 1.3, rows * 1.5), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for n, (k, name) in enumerate(zip(components, names)):
+        for side, sign in enumerate((-1, 1)):
+            expression = model.expression_mean.copy()
+            expression[k] += sign * n_std * model.expression_std[k]
+            ax = axes[n // PER_ROW, 2 * (n % PER_ROW) + side]
+            ax.imshow(renderer.frontal(None, expression, size)[size // 8:])
+            ax.set_title(f"{name} {'-' if sign < 0 else '+'}{n_std:g}σ", fontsize=7)
+    fig.tight_layout(pad=0.3)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path
