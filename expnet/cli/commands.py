@@ -23,8 +23,8 @@ def run_label(args) -> int:
         paths = _shard(args).select(paths, key=lambda p: _identity_of(identity, p) or str(p))
     extra = None
     if args.extra:
-        from expnet.core.extra_basis import ExtraComponents
-        extra = ExtraComponents.load(args.extra)
+        from expnet.core.extra_basis import ExtraComponents, shipped_components
+        extra = ExtraComponents.load(shipped_components() if args.extra == "shipped" else args.extra)
     if args.engine == "ray":
         from expnet.cluster.label import RayLabelPipeline
         pipeline: LabelPipeline = RayLabelPipeline(detector=args.detector, workers=args.workers,

@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dlib: dlib's 68-point predictor (default); mesh: MediaPipe FaceMesh, its 68-point "
                         "iBUG-compatible subset is fitted and its 468 points are kept in the rows")
     p.add_argument("--extra", metavar="NPZ",
-                   help="extra expression components (from expnet components): the fit solves 10 + K coefficients; "
-                        "rows add expression_extra")
+                   help="extra expression components (shipped: the package's ten; or an .npz of expnet components): "
+                        "the fit solves 10 + K coefficients and rows add expression_extra")
     p.add_argument("--identities", help="CSV mapping image file names to identities")
     p.add_argument("--image-column", default="image", help="--identities: the column of image file names")
     p.add_argument("--identity-column", default="identity", help="--identities: the column of identities")

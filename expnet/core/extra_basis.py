@@ -66,6 +66,13 @@ class ExtraComponents:
             return cls(z["basis"].astype(np.float64), z["std"].astype(np.float64), int(z["faces"]))
 
 
+def shipped_components() -> Path:
+    """The extra components that ship with the package (``expnet components``, K = 10, learned
+    from the lfw-expressions training identities; ``reports/experiments/extra-components/``)."""
+    from importlib import resources
+    return Path(str(resources.files("expnet").joinpath("models/expression_extra.npz")))
+
+
 def extend(model: LinearModel, extra: ExtraComponents) -> LinearModel:
     """``model`` (the 68-landmark sub-model) with the extra components after its own expression
     components: a fit with it solves 10 + K expression coefficients, the extra ones penalised by

@@ -14,7 +14,7 @@ from expnet.render.visuals import FaceRenderer
 PER_ROW = 5
 
 
-def components_figure(model: FaceModel, components: list[int], path: str | os.PathLike, size: int = 200,
+def components_figure(model: FaceModel, components: list[int], path: str | os.PathLike, size: int = 320,
                       n_std: float = 2.0, names: list[str] | None = None) -> Path:
     """Render each expression component of ``model`` in ``components`` at -``n_std`` and +``n_std``
     prior std (the others at their mean) and write the grid as a PNG."""
@@ -22,7 +22,7 @@ def components_figure(model: FaceModel, components: list[int], path: str | os.Pa
     names = names or [f"component {k}" for k in components]
     rows = -(-len(components) // PER_ROW)
     plt = pyplot()
-    fig, axes = plt.subplots(rows, 2 * PER_ROW, figsize=(2 * PER_ROW * 1.3, rows * 1.5), squeeze=False)
+    fig, axes = plt.subplots(rows, 2 * PER_ROW, figsize=(2 * PER_ROW * 1.6, rows * 2.0), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for n, (k, name) in enumerate(zip(components, names)):
@@ -30,7 +30,8 @@ def components_figure(model: FaceModel, components: list[int], path: str | os.Pa
             expression = model.expression_mean.copy()
             expression[k] += sign * n_std * model.expression_std[k]
             ax = axes[n // PER_ROW, 2 * (n % PER_ROW) + side]
-            ax.imshow(renderer.frontal(None, expression, size)[size // 8:])
+            face = renderer.frontal(None, expression, size)
+            ax.imshow(face[int(0.22 * size):int(0.88 * size), int(0.2 * size):int(0.8 * size)])  # the face, no ears
             ax.set_title(f"{name} {'-' if sign < 0 else '+'}{n_std:g}σ", fontsize=7)
     fig.tight_layout(pad=0.3)
     path = Path(path)

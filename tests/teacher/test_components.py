@@ -134,3 +134,11 @@ def test_expnet_components_builds_them_from_label_files_with_a_figure(model, rng
     assert summary["k"] == 2 and summary["faces"] == 200
     assert ExtraComponents.load(out).version == summary["version"]
     assert figure.stat().st_size > 5_000
+
+
+def test_the_shipped_components_load_and_extend_the_fit(model):
+    from expnet.core.extra_basis import shipped_components
+    extra = ExtraComponents.load(shipped_components())
+    assert extra.k == 10 and extra.faces > 10_000
+    assert np.all(np.diff(extra.std) <= 0)                     # principal components, largest first
+    assert extend(model.landmarks, extra).n_expression == 20
