@@ -23,8 +23,8 @@ def run_label(args) -> int:
         paths = _shard(args).select(paths, key=lambda p: _identity_of(identity, p) or str(p))
     extra = None
     if args.extra:
-        from expnet.core.extra_basis import ExtraComponents, shipped_components
-        extra = ExtraComponents.load(shipped_components() if args.extra == "shipped" else args.extra)
+        from expnet.core.extra_basis import load_extra
+        extra = load_extra(args.extra)
     if args.engine == "ray":
         from expnet.cluster.label import RayLabelPipeline
         pipeline: LabelPipeline = RayLabelPipeline(detector=args.detector, workers=args.workers,
@@ -82,7 +82,8 @@ def run_train(args) -> int:
     config = TrainConfig(labels=args.labels, out=args.out, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                          weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
-                         augment=not args.no_augment, net=net, max_minutes=args.max_minutes, init=args.init)
+                         augment=not args.no_augment, net=net, max_minutes=args.max_minutes, init=args.init,
+                         extra=args.extra)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0
 

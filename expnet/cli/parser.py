@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--no-augment", action="store_true", help="no degradation, jitter or mirroring")
     p.add_argument("--init", help="start from the weights of this checkpoint (a further, e.g. lower-lr, stage)")
+    p.add_argument("--extra", metavar="NPZ",
+                   help="also regress the labels' extra expression components (shipped, or the .npz they were "
+                        "labelled with): the network outputs 10 + K expression coefficients")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
     p.add_argument("--net", default=None,

@@ -73,6 +73,11 @@ def shipped_components() -> Path:
     return Path(str(resources.files("expnet").joinpath("models/expression_extra.npz")))
 
 
+def load_extra(spec: str | os.PathLike) -> ExtraComponents:
+    """``"shipped"`` (the package's components) or the path of an ``expnet components`` file."""
+    return ExtraComponents.load(shipped_components() if str(spec) == "shipped" else spec)
+
+
 def extend(model: LinearModel, extra: ExtraComponents) -> LinearModel:
     """``model`` (the 68-landmark sub-model) with the extra components after its own expression
     components: a fit with it solves 10 + K expression coefficients, the extra ones penalised by

@@ -48,9 +48,20 @@ class ExpNetFeatures(FeatureExtractor):
     def version(self) -> str:
         return hashlib.sha1(self.model_path.read_bytes() + repr(self.net.crop_scales).encode()).hexdigest()[:12]
 
+    @property
+    def dim(self) -> int:
+        return len(self.net.coder.expression_mean)
+
+    def features(self, face) -> np.ndarray:
+        """The whitened expression (the prior-std scaling of the protocol): the basis' ten and a
+        model's extra components."""
+        if face.expression_extra_normalized is None:
+            return face.expression_normalized
+        return np.concatenate([face.expression_normalized, face.expression_extra_normalized])
+
     def extract(self, paths, scale, cropped, own_detector, progress=True):
         from expnet.core.detection import FaceBox
-        out = np.full((len(paths), len(self.net.coder.expression_mean)), np.nan)
+        out = np.full((len(paths), self.dim), np.nan)
         batch: list[tuple[int, np.ndarray, FaceBox]] = []
 
         def flush():
@@ -59,7 +70,7 @@ class ExpNetFeatures(FeatureExtractor):
                 faces = self.net.decode(self.net.run_crops(np.concatenate(crops_)), [b for _, _, b in batch],
                                         np.concatenate(affines))
                 for (i, _, _), face in zip(batch, faces):
-                    out[i] = face.expression_normalized  # whitened: the prior-std scaling of the protocol
+                    out[i] = self.features(face)
                 batch.clear()
 
         for i, path in enumerate(tqdm(paths, desc=f"expnet x{scale}", unit="img", disable=not progress)):
@@ -72,6 +83,22 @@ class ExpNetFeatures(FeatureExtractor):
                 flush()
         flush()
         return out
+
+
+class ExpNetTenFeatures(ExpNetFeatures):
+    """ExpNet's basis ten alone (for a model with extra components: do the ten keep their meaning?)."""
+
+    name = "expnet-ten"
+
+    def version(self) -> str:
+        return "ten-" + super().version()
+
+    @property
+    def dim(self) -> int:
+        return len(self.net.coder.expression_mean) - self.net.n_extra
+
+    def features(self, face) -> np.ndarray:
+        return face.expression_normalized
 
 
 class LandmarkFitFeatures(FeatureExtractor):
@@ -233,11 +260,13 @@ class FileFeatures(FeatureExtractor):
 # The methods by name (``majority`` needs no features: the protocol's floor); an external method
 # is ``features:FILE.npz``, and a suffix ``@own`` makes any method run its own detector.
 METHODS: dict[str, type[FeatureExtractor] | None] = {
-    ExpNetFeatures.name: ExpNetFeatures, LandmarkFitFeatures.name: LandmarkFitFeatures,
+    ExpNetFeatures.name: ExpNetFeatures, ExpNetTenFeatures.name: ExpNetTenFeatures,
+    LandmarkFitFeatures.name: LandmarkFitFeatures,
     MeshFitFeatures.name: MeshFitFeatures,
     RawPixelFeatures.name: RawPixelFeatures, "majority": None}
 # The report's rows: every method, and the teacher also with its own detector (the label pipeline).
-DEFAULT_METHODS = ("expnet", "dlib-fit", "dlib-fit@own", "mesh-fit", "raw-pixels", "majority")
+# expnet-ten: the basis' ten of the expnet model alone (the same as expnet for a ten-component model).
+DEFAULT_METHODS = ("expnet", "expnet-ten", "dlib-fit", "dlib-fit@own", "mesh-fit", "raw-pixels", "majority")
 
 
 def make_method(name: str, model: str | None = None) -> FeatureExtractor | None:
@@ -250,4 +279,4 @@ def make_method(name: str, model: str | None = None) -> FeatureExtractor | None:
     cls = METHODS[name]
     if cls is None:
         return None
-    return cls(model) if cls is ExpNetFeatures else cls()
+    return cls(model) if issubclass(cls, ExpNetFeatures) else cls()

@@ -156,8 +156,10 @@ def _face_rows(rows: list[dict]):
 def _write_csv(rows: list[dict], path: Path) -> None:
     k_e = next((len(f["expression"]) for _, f, _ in _face_rows(rows) if f), 0)
     k_s = next((len(f["shape"]) for _, f, _ in _face_rows(rows) if f), 0)
+    k_x = next((len(f.get("expression_extra") or []) for _, f, _ in _face_rows(rows) if f), 0)
     header = (["image", "face", "error", "x0", "y0", "x1", "y1", "score", "yaw", "pitch", "roll", "scale", "tx", "ty"]
-              + [f"exp{j}" for j in range(k_e)] + [f"expn{j}" for j in range(k_e)] + [f"shp{j}" for j in range(k_s)])
+              + [f"exp{j}" for j in range(k_e)] + [f"expn{j}" for j in range(k_e)] + [f"shp{j}" for j in range(k_s)]
+              + [f"xexp{j}" for j in range(k_x)] + [f"xexpn{j}" for j in range(k_x)])
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
@@ -168,12 +170,13 @@ def _write_csv(rows: list[dict], path: Path) -> None:
             p = f["pose"]
             w.writerow([r["image"], k, ""] + f["box"] + [f["score"], p["yaw"], p["pitch"], p["roll"], p["scale"],
                                                          *p["translation"]]
-                       + f["expression"] + f["expression_normalized"] + f["shape"])
+                       + f["expression"] + f["expression_normalized"] + f["shape"]
+                       + (f.get("expression_extra") or []) + (f.get("expression_extra_normalized") or []))
         for r in rows:
             if r.get("clip") and r["expression_mean"]:
                 which = f"track{r['track']}-mean" if "track" in r else "clip-mean"
                 w.writerow([r["image"], which, r["error"] or ""] + [""] * 11 + r["expression_mean"]
-                           + r["expression_normalized_mean"] + [""] * k_s)
+                           + r["expression_normalized_mean"] + [""] * (k_s + 2 * k_x))
 
 
 def _write_npz(rows: list[dict], path: Path) -> None:
@@ -192,6 +195,9 @@ def _write_npz(rows: list[dict], path: Path) -> None:
              translation=np.array([f["pose"]["translation"] for _, f, _ in faces], dtype=np.float32).reshape(-1, 2),
              scale=np.array([f["pose"]["scale"] for _, f, _ in faces], dtype=np.float32),
              shape=np.array([f["shape"] for _, f, _ in faces], dtype=np.float32),
+             **({key: np.array([f[key] for _, f, _ in faces], dtype=np.float32)
+                 for key in ("expression_extra", "expression_extra_normalized")}
+                if faces and faces[0][1].get("expression_extra") is not None else {}),
              failed_image=np.array([r["image"] for r in rows if not r.get("clip") and not r["faces"]], dtype=str),
              failed_error=np.array([r["error"] or "" for r in rows if not r.get("clip") and not r["faces"]], dtype=str),
              **_clip_arrays([r for r in rows if r.get("clip")], k_e))

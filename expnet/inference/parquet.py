@@ -13,8 +13,9 @@ Schema (:data:`SCHEMA`), one row per:
 - video's summary (``kind == "clip"``; ``track`` null) and each of its tracks' (``track`` set).
 
 ``image`` is the input's path (a video frame's is ``<video>#<frame>``). ``expression`` /
-``expression_normalized`` are the 3DDFA-basis coefficients (raw / whitened), ``shape`` the shape
-coefficients, ``rotation`` the 3x3 rotation row by row; clip rows carry the means of the video's
+``expression_normalized`` are the 3DDFA-basis coefficients (raw / whitened), ``expression_extra``
+/ ``expression_extra_normalized`` a model's extra components (null for a ten-component model),
+``shape`` the shape coefficients, ``rotation`` the 3x3 rotation row by row; clip rows carry the means of the video's
 (or track's) whitened and raw expression in ``expression_normalized`` / ``expression`` and their
 frame counts.
 """
@@ -42,6 +43,7 @@ def _schema():
         ("yaw", f64), ("pitch", f64), ("roll", f64), ("scale", f64), ("tx", f64), ("ty", f64),
         ("rotation", pa.list_(pa.float64(), 9)),
         ("expression", f32), ("expression_normalized", f32), ("shape", f32),
+        ("expression_extra", f32), ("expression_extra_normalized", f32),
         ("track", pa.int32()), ("smoothed_expression_normalized", f32),
         ("smoothed_yaw", f64), ("smoothed_pitch", f64), ("smoothed_roll", f64),
         ("frames", pa.int64()), ("frames_with_face", pa.int64()),
@@ -78,6 +80,8 @@ def flatten(row: dict) -> list[dict]:
                     "rotation": [v for line in p["rotation"] for v in line],
                     "expression": f["expression"], "expression_normalized": f["expression_normalized"],
                     "shape": f["shape"], "track": f.get("track"),
+                    "expression_extra": f.get("expression_extra"),
+                    "expression_extra_normalized": f.get("expression_extra_normalized"),
                     "smoothed_expression_normalized": smoothed.get("expression_normalized"),
                     "smoothed_yaw": smoothed.get("yaw"), "smoothed_pitch": smoothed.get("pitch"),
                     "smoothed_roll": smoothed.get("roll")})

@@ -82,6 +82,8 @@ class ExpNet:
         self.input_size = int(self.metadata["net_config"]["input_size"])
         self.enlarge = float(self.metadata["crop"].get("enlarge", ENLARGE))
         self.coder = TargetCoder.from_dict(self.metadata["coder"])
+        # Models trained with extra expression components output the basis' ten, then K more.
+        self.n_extra = int(self.metadata.get("extra", {}).get("k", 0))
         self.cropper = FaceCropper(detector, self.input_size, self.enlarge, max_faces, crop_scales, min_score,
                                    min_face)
 
@@ -131,8 +133,11 @@ class ExpNet:
         scale, translation = scale.reshape(n, k).mean(1), translation.reshape(n, k, 2).mean(1)
         e, s = e.reshape(n, k, -1).mean(1), s.reshape(n, k, -1).mean(1)
         expression, shape = self.coder.decode_expression(e), self.coder.decode_shape(s)
-        return [FacePrediction(b.as_array(), b.score, b.detector, expression[i], e[i],
-                               Pose(rotation[i], translation[i], float(scale[i])), shape[i])
+        ten = expression.shape[1] - self.n_extra
+        return [FacePrediction(b.as_array(), b.score, b.detector, expression[i, :ten], e[i, :ten],
+                               Pose(rotation[i], translation[i], float(scale[i])), shape[i],
+                               expression_extra=expression[i, ten:] if self.n_extra else None,
+                               expression_extra_normalized=e[i, ten:] if self.n_extra else None)
                 for i, b in enumerate(boxes)]
 
     # -- images ---------------------------------------------------------------------------------

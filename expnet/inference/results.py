@@ -21,6 +21,8 @@ class FacePrediction:
     shape: np.ndarray                  # (Ks,) raw coefficients
     track: int | None = None           # videos: the face's track id
     smoothed: dict | None = None       # videos with smoothing: filtered expression and angles
+    expression_extra: np.ndarray | None = None             # (K,) models with extra components: raw
+    expression_extra_normalized: np.ndarray | None = None  # (K,) and whitened by their prior
 
     def to_dict(self, digits: int = 5) -> dict:
         r = lambda a: np.round(np.asarray(a, dtype=np.float64), digits).tolist()  # noqa: E731
@@ -31,6 +33,9 @@ class FacePrediction:
                          "roll": round(pose["roll"], 3), "rotation": r(self.pose.rotation),
                          "translation": r(self.pose.translation), "scale": float(f"{self.pose.scale:.6g}")},
                 "shape": r(self.shape),
+                **({"expression_extra": r(self.expression_extra),
+                    "expression_extra_normalized": r(self.expression_extra_normalized)}
+                   if self.expression_extra is not None else {}),
                 **({"track": self.track} if self.track is not None else {}),
                 **({"smoothed": self.smoothed} if self.smoothed is not None else {})}
 

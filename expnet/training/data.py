@@ -25,6 +25,7 @@ from tqdm import tqdm
 from expnet.core.atomic import atomic_path
 from expnet.core.crop import ENLARGE, crop, square_box
 from expnet.core.detection import box_from_landmarks
+from expnet.core.extra_basis import ExtraComponents
 from expnet.core.ibug68 import mirror_landmarks
 from expnet.core.images import ImageError, load_image
 from expnet.inference.targets import TargetCoder
@@ -83,9 +84,18 @@ def network_box(landmarks: np.ndarray) -> np.ndarray:
 
 
 def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitter,
-                  progress: bool = True) -> SampleSet:
-    """Cut context crops for every labelled image, plus mirrored copies with refitted labels."""
+                  progress: bool = True, extra: ExtraComponents | None = None) -> SampleSet:
+    """Cut context crops for every labelled image, plus mirrored copies with refitted labels.
+
+    With ``extra`` the labels' ``expression_extra`` (made with those components: ``fitter`` fits
+    10 + K) follow the ten in ``expression``.
+    """
     rows = [r for f in label_files for r in read_labels(f)]
+    if extra is not None:
+        other = {r.get("extra_version") for r in rows} - {extra.version}
+        if other:
+            raise ValueError(f"labels made without the extra components {extra.version} (found "
+                             f"{sorted(map(str, other))}): label with expnet label --extra and the same components")
     side = int(round(CONTEXT * input_size))
     crops, keep, affines, landmark_rows = [], [], [], []
     for i, r in enumerate(tqdm(rows, desc="crops", unit="img", disable=not progress)):
@@ -103,7 +113,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     rows = [rows[i] for i in keep]
     n = len(rows)
     affine = np.array(affines)
-    exp = np.array([r["expression"] for r in rows])
+    exp = np.array([r["expression"] + (r["expression_extra"] if extra is not None else []) for r in rows])
     shp = np.array([r["shape"] for r in rows])
     rot = np.array([r["pose"]["rotation"] for r in rows])
     scl = np.array([r["pose"]["scale"] for r in rows])

@@ -46,8 +46,16 @@ def _add_metadata(path: Path, cfg, state: dict, extra: dict | None) -> None:
     """Store what decoding needs (and the recipe) as JSON under ``expnet`` in the ONNX metadata."""
     import onnx
     model = onnx.load(str(path))
+    extra_spec = state["train_config"].get("extra")
+    n_extra = 0
+    if extra_spec:
+        from expnet.core.extra_basis import load_extra
+        components = load_extra(extra_spec)
+        n_extra = components.k
+        extra = {**(extra or {}), "extra": {"k": components.k, "version": components.version}}
     meta = {"format": 1, "net_config": cfg.to_dict(), "coder": state["coder"],
-            "basis": basis_name(cfg.n_shape, cfg.n_expression),
+            "basis": basis_name(cfg.n_shape, cfg.n_expression - n_extra)
+            + (f" + {n_extra} extra expression components" if n_extra else ""),
             "crop": {"enlarge": ENLARGE, "box_convention": BOX_CONVENTION, "input": "grey 0-255"},
             "epochs": state["epoch"], "train_config": state["train_config"], **(extra or {})}
     entry = model.metadata_props.add()

@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from expnet.core.atomic import atomic_path, write_text
+from expnet.core.extra_basis import extend, load_extra
 from expnet.core.facemodel import FaceModel
 from expnet.core.plots import pyplot
 from expnet.inference.targets import TargetCoder
@@ -61,6 +62,7 @@ class TrainConfig:
     cache: str = "outputs/cache"       # training crops (derived from the datasets: never committed)
     max_minutes: float = 0.0           # stop after the epoch that passes this wall time (0: no limit)
     init: str | None = None            # start from this checkpoint's weights (e.g. a lower-lr stage)
+    extra: str | None = None           # extra expression components ("shipped" or an .npz): 10 + K outputs
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -120,20 +122,23 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         self.model = FaceModel.load()
+        # With extra components the labels' expression_extra are regressed after the ten.
+        self.extra = load_extra(config.extra) if config.extra else None
+        self.fit_model = self.model.landmarks if self.extra is None else extend(self.model.landmarks, self.extra)
 
     # -- data -----------------------------------------------------------------------------------
     def samples(self) -> SampleSet:
         """Training crops and labels of the label files, cached by their paths and times."""
         c = self.config
         key = {"labels": [[str(Path(p).resolve()), os.path.getmtime(p)] for p in c.labels],
-               "input_size": c.input_size}
+               "input_size": c.input_size, **({"extra": self.extra.version} if self.extra else {})}
         digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:12]
         cache = Path(c.cache) / f"samples-{c.input_size}-{digest}.npz"
         meta = cache.with_suffix(".json")
         if cache.exists() and meta.exists() and json.loads(meta.read_text()) == key:
             return SampleSet.load(cache)
-        fitter = LandmarkFitter(self.model.landmarks)
-        samples = build_samples(c.labels, c.input_size, fitter, self.progress)
+        fitter = LandmarkFitter(self.fit_model)
+        samples = build_samples(c.labels, c.input_size, fitter, self.progress, self.extra)
         samples.save(cache)
         write_text(meta, json.dumps(key))
         return samples
@@ -147,11 +152,11 @@ class Trainer:
         """A fresh network with the training set's mean image, and the target coding whose pose
         statistics come from the training labels."""
         c = self.config
-        defaults = NetConfig(input_size=c.input_size, n_expression=self.model.n_expression,
+        defaults = NetConfig(input_size=c.input_size, n_expression=self.fit_model.n_expression,
                              n_shape=self.model.n_shape).to_dict()
         net_cfg = NetConfig.from_dict({**defaults, **c.net})
         net = ExpNetCNN(net_cfg)
-        coder0 = TargetCoder.from_model(self.model.landmarks)
+        coder0 = TargetCoder.from_model(self.fit_model)
         centre, _, _, _ = make_batch(samples, train_idx[:4000], c.input_size, coder0, None, None)
         net.mean_image.copy_(torch.from_numpy(centre.mean(0, keepdims=True)))
         raw = coder0.raw_pose(samples.rotation[train_idx], samples.scale[train_idx],
@@ -159,7 +164,7 @@ class Trainer:
                               c.input_size)
         if not np.isfinite(raw).all():
             raise ValueError("non-finite pose labels in the training set; relabel with this version")
-        coder = TargetCoder.from_model(self.model.landmarks, raw.mean(0), raw.std(0) + 1e-6)
+        coder = TargetCoder.from_model(self.fit_model, raw.mean(0), raw.std(0) + 1e-6)
         if c.init:  # a further stage: the earlier stage's weights, mean image and target coding
             init = load_checkpoint(c.init)
             if NetConfig.from_dict(init["net_config"]) != net_cfg:
