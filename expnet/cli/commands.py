@@ -118,7 +118,7 @@ def run_predict(args) -> int:
     if args.render:
         from expnet.core.images import load_image
         from expnet.render.visuals import FaceRenderer, render_prediction
-        renderer, names = FaceRenderer(), _UniqueStems()
+        renderer, names = FaceRenderer(extra=net.extra_components), _UniqueStems()
 
         def on_image(pred):
             if pred.faces:
@@ -265,7 +265,7 @@ def run_render(args) -> int:
     from expnet.render.visuals import FaceRenderer, overlay_video, render_prediction
     inputs = _inputs(args)
     net = ExpNet(args.model, detector=args.detector, min_score=args.min_score, min_face=args.min_face)
-    renderer, names = FaceRenderer(), _UniqueStems()
+    renderer, names = FaceRenderer(extra=net.extra_components), _UniqueStems()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = JobSummary("render")

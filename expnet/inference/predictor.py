@@ -22,6 +22,7 @@ import numpy as np
 
 from expnet.core.crop import ENLARGE
 from expnet.core.detection import FaceBox
+from expnet.core.extra_basis import ExtraComponents
 from expnet.core.facemodel import FaceModel, LinearModel
 from expnet.core.images import COLOR_ORDERS
 from expnet.core.pose import Pose, mean_rotation
@@ -92,6 +93,15 @@ class ExpNet:
         """The face model's 68-landmark sub-model (for projected landmarks), loaded once per
         predictor: every video it tracks faces in uses the same one."""
         return FaceModel.load().landmarks
+
+    @cached_property
+    def extra_components(self) -> ExtraComponents | None:
+        """The extra expression components a model was trained with (stored in it), or None."""
+        meta = self.metadata.get("extra")
+        if not meta or "basis" not in meta:
+            return None
+        return ExtraComponents(np.asarray(meta["basis"], dtype=np.float64), np.asarray(meta["std"], dtype=np.float64),
+                               int(meta.get("faces", 0)))
 
     @property
     def crop_scales(self) -> tuple[float, ...]:

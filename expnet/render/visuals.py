@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from expnet.core.atomic import atomic_path
+from expnet.core.extra_basis import ExtraComponents, extended_face_model
 from expnet.core.facemodel import FaceModel
 from expnet.core.images import to_rgb
 from expnet.core.mesh import write_mesh
@@ -20,16 +21,27 @@ from expnet.render.reconstruct import frontal_pose, reconstruct
 class FaceRenderer:
     """Renders predictions of one face model; the shading set-up is built once."""
 
-    def __init__(self, model: FaceModel | None = None):
+    def __init__(self, model: FaceModel | None = None, extra: ExtraComponents | None = None):
         self.model = model or FaceModel.load()
+        if extra is not None:  # a model's extra expression components, carried to the whole mesh
+            self.model = extended_face_model(self.model, extra)
         self.shader = MeshShader(self.model.triangles, self.model.n_vertices)
+
+    def expression(self, face: FacePrediction) -> np.ndarray:
+        """The face's expression in this renderer's model: the ten, then its extra components
+        (their prior mean where the prediction has none)."""
+        n = self.model.n_expression - len(face.expression)
+        if n <= 0:
+            return face.expression
+        extra = face.expression_extra if face.expression_extra is not None else self.model.expression_mean[-n:]
+        return np.concatenate([face.expression, extra[:n]])
 
     def overlay(self, image: np.ndarray, faces: list[FacePrediction], landmarks: bool = True) -> np.ndarray:
         """The image with every face's shaded mesh (and its 68 projected landmarks) on top."""
         out = to_rgb(image)
         size = out.shape[:2]
         for f in faces:
-            mesh = reconstruct(self.model, f.shape, f.expression, f.pose)
+            mesh = reconstruct(self.model, f.shape, self.expression(f), f.pose)
             pixel, shade = self.shader.shade(mesh.image_vertices, size)
             out = blend_shading(out, pixel, shade)
             if landmarks:
@@ -53,8 +65,9 @@ class FaceRenderer:
         written = []
         base = out_dir / f"{stem}_face{index}"
         written.append(write_png(base.with_name(base.name + "_overlay.png"), self.overlay(image, [face])))
-        written.append(write_png(base.with_name(base.name + "_expression.png"), self.frontal(None, face.expression)))
-        mesh = self.model.vertices(face.shape, face.expression)
+        expression = self.expression(face)
+        written.append(write_png(base.with_name(base.name + "_expression.png"), self.frontal(None, expression)))
+        mesh = self.model.vertices(face.shape, expression)
         written.append(write_mesh(base.with_suffix(f".{mesh_format}"), mesh, self.model.triangles))
         return written
 

@@ -13,6 +13,8 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from expnet.core.atomic import atomic_path
 from expnet.core.basis import basis_name
 from expnet.core.crop import ENLARGE
@@ -52,7 +54,10 @@ def _add_metadata(path: Path, cfg, state: dict, extra: dict | None) -> None:
         from expnet.core.extra_basis import load_extra
         components = load_extra(extra_spec)
         n_extra = components.k
-        extra = {**(extra or {}), "extra": {"k": components.k, "version": components.version}}
+        # the components themselves (a few kB): renders and meshes of the model's predictions need them
+        extra = {**(extra or {}), "extra": {"k": components.k, "version": components.version,
+                                            "basis": components.basis.astype(np.float32).tolist(),
+                                            "std": components.std.tolist(), "faces": components.faces}}
     meta = {"format": 1, "net_config": cfg.to_dict(), "coder": state["coder"],
             "basis": basis_name(cfg.n_shape, cfg.n_expression - n_extra)
             + (f" + {n_extra} extra expression components" if n_extra else ""),

@@ -82,3 +82,22 @@ def test_evaluation_scores_the_full_vector_and_the_ten_apart(rich_model):
     assert "expnet-ten" in DEFAULT_METHODS
     features = full.extract([str(sample_path())], 1.0, False, True, progress=False)
     assert features.shape == (1, 13) and np.isfinite(features).all()
+
+
+def test_renders_and_meshes_use_the_extra_components(rich_model, tmp_path):
+    from expnet.core.extra_basis import load_extra
+    from expnet.core.mesh import read_obj
+    from expnet.inference.predictor import ExpNet
+    from expnet.render.visuals import FaceRenderer
+    model, root = rich_model
+    net = ExpNet(model)
+    assert net.extra_components.version == load_extra(root / "extra.npz").version   # stored in the model
+    assert main(["render", "--sample", "--model", str(model), "--out", str(tmp_path), "--quiet"]) == 0
+    vertices, _ = read_obj(sorted(tmp_path.glob("*_face0.obj"))[0])
+    face = net.predict(str(sample_path())).faces[0]
+    renderer = FaceRenderer(extra=net.extra_components)
+    full = renderer.model.vertices(face.shape, renderer.expression(face))
+    np.testing.assert_allclose(vertices, full, rtol=1e-4, atol=1e-2 * np.abs(full).max() * 1e-3)
+    face.expression_extra = face.expression_extra + 3 * net.extra_components.std
+    moved = np.abs(renderer.model.vertices(face.shape, renderer.expression(face)) - full).max()
+    assert moved > 0.5 * 3 * net.extra_components.std.max() * np.abs(net.extra_components.basis).max()
