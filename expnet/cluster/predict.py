@@ -94,25 +94,22 @@ class _Predictor:
 
 
 def _counts(rows: list[dict]) -> dict[str, list]:
-    """Per finished input: faces, error and video frames (what the driver's summary needs)."""
+    """Per finished input: faces (a video's: over its frames), error and video frames (what the
+    driver's summary needs)."""
     out: dict[str, list] = {"input": [], "faces": [], "error": [], "frames": []}
-    frames: dict[str, int] = {}
+    frames: dict[str, list[int]] = {}   # video -> [frames, faces]
     for r in rows:
-        if r.get("clip"):
-            if "track" not in r:
-                out["input"].append(r["image"])
-                out["faces"].append(0)
-                out["error"].append(r["error"] or "")
-                out["frames"].append(frames.get(r["image"], 0))
-            continue
-        video = frame_of(r["image"])
+        video = None if r.get("clip") else frame_of(r["image"])
         if video is not None:
-            frames[video] = frames.get(video, 0) + 1
-            continue
-        out["input"].append(r["image"])
-        out["faces"].append(len(r["faces"]))
-        out["error"].append(r["error"] or "")
-        out["frames"].append(0)
+            seen = frames.setdefault(video, [0, 0])
+            seen[0] += 1
+            seen[1] += len(r["faces"])
+        elif not r.get("clip") or "track" not in r:
+            n_frames, faces = frames.get(r["image"], [0, 0]) if r.get("clip") else (0, len(r["faces"]))
+            out["input"].append(r["image"])
+            out["faces"].append(faces)
+            out["error"].append(r["error"] or "")
+            out["frames"].append(n_frames)
     return out
 
 

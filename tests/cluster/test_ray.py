@@ -219,7 +219,7 @@ def test_the_local_runtime_listens_on_loopback_only():
     assert all(address in loopback for address, _ in opened), opened   # 127.0.0.1, ::ffff:127.0.0.1, ::1
 
 
-def test_videos_and_images_together_give_the_local_rows_in_every_format(folder, tmp_path):
+def test_videos_and_images_together_give_the_local_rows_in_every_format(folder, tmp_path, capsys):
     from tests.inference.test_video import crossing_video
     videos = tmp_path / "mixed"
     videos.mkdir()
@@ -229,6 +229,7 @@ def test_videos_and_images_together_give_the_local_rows_in_every_format(folder, 
         (videos / image.name).symlink_to(image)
     args = [str(videos), "--smooth", "--quiet"]
     assert main(["predict", *args, "-o", str(tmp_path / "local.jsonl")]) == 1      # the broken video
+    local_line = capsys.readouterr().err.strip().splitlines()[-1]
     assert main(["predict", *args, "-o", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--workers", "2"]) == 1
     local = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
     ray = [json.loads(line) for line in (tmp_path / "ray.jsonl").read_text().splitlines()]
@@ -241,5 +242,7 @@ def test_videos_and_images_together_give_the_local_rows_in_every_format(folder, 
             (w["image"], w["kind"], w["face"], w["track"], w["error"])
         if g["expression"] is not None:
             np.testing.assert_allclose(g["expression"], w["expression"], atol=1e-5)
+    capsys.readouterr()
     assert main(["predict", *args, "-o", str(tmp_path / "ray.parquet"), "--engine", "ray"]) == 1
     assert parquet.finished(tmp_path / "ray.parquet").keys() == {r["image"] for r in local if "#" not in r["image"]}
+    assert capsys.readouterr().err.strip().splitlines()[-1] == local_line      # the same summary: faces, frames
