@@ -25,14 +25,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 from expnet.core.atomic import atomic_path
 from expnet.inference.video import frame_of
 
-KINDS = ("face", "image", "clip")
 
-
+@cache  # a constant, built on first use (pyarrow is an optional extra)
 def _schema():
     import pyarrow as pa
     f32, f64 = pa.list_(pa.float32()), pa.float64()
