@@ -25,6 +25,7 @@ import numpy as np
 
 from expnet.core.atomic import atomic_path, write_text
 from expnet.core.detection import FaceBox
+from expnet.core.mediapipe import box_iou
 from expnet.core.pose import rotation_to_euler
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
@@ -92,19 +93,11 @@ class PoseScore:
     per_image: list[dict] = field(default_factory=list)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = np.maximum(a[:2], b[:2])
-    x1, y1 = np.minimum(a[2:], b[2:])
-    inter = max(x1 - x0, 0) * max(y1 - y0, 0)
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / area if area > 0 else 0.0
-
-
 def _matching(found: list[np.ndarray], truth: np.ndarray) -> int | None:
     """Index of the detection that is the ground-truth face, or None."""
     if not found:
         return None
-    ious = [_iou(np.asarray(b, dtype=float), truth) for b in found]
+    ious = box_iou(np.asarray(truth, dtype=np.float64), np.asarray(found, dtype=np.float64).reshape(-1, 4))
     best = int(np.argmax(ious))
     return best if ious[best] >= MIN_IOU else None
 
