@@ -91,11 +91,16 @@ def extend(model: LinearModel, extra: ExtraComponents) -> LinearModel:
                        np.concatenate([model.expression_std, extra.std]))
 
 
+def _mesh_edges(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each edge of a triangle mesh once (low index first), and how many triangles share it."""
+    edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
+    return np.unique(edges, axis=0, return_counts=True)
+
+
 def _graph_laplacian(n: int, triangles: np.ndarray):
     """Uniform (graph) Laplacian of a triangle mesh, sparse (n, n)."""
     from scipy import sparse
-    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
-    edges = np.unique(np.sort(edges, axis=1), axis=0)
+    edges, _ = _mesh_edges(triangles)
     rows, cols = np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]]
     adjacency = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     degree = np.asarray(adjacency.sum(1)).ravel()
@@ -104,9 +109,8 @@ def _graph_laplacian(n: int, triangles: np.ndarray):
 
 def rim_vertices(triangles: np.ndarray) -> np.ndarray:
     """Vertices on the mesh's open boundary (edges used by one triangle only)."""
-    edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    return np.unique(unique[counts == 1])
+    edges, counts = _mesh_edges(triangles)
+    return np.unique(edges[counts == 1])
 
 
 def dense_basis(extra: ExtraComponents, n_vertices: int, landmark_indices: np.ndarray,
