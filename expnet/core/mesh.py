@@ -29,8 +29,13 @@ def _unroll(vertices: np.ndarray, back: float) -> tuple[np.ndarray, np.ndarray]:
     return np.c_[theta, phi], centre
 
 
-def triangulate(vertices: np.ndarray, max_edge_factor: float = 8.0, back: float = 0.5) -> np.ndarray:
-    """(N, 3) vertices of a face (y up, looking along +z) -> (T, 3) int32 triangles."""
+def triangulate(vertices: np.ndarray, max_edge_factor: float = 8.0, back: float = 0.8) -> np.ndarray:
+    """(N, 3) vertices of a face (y up, looking along +z) -> (T, 3) int32 triangles.
+
+    ``back``: how far behind the nose the unrolling centre sits, in face widths. At 0.5 the
+    underside of the chin lay behind it and was cut by the angle seam (a spike of missing
+    triangles under the chin in every render); from 0.8 only a few ear vertices are.
+    """
     v = np.asarray(vertices, dtype=np.float64)
     uv, _ = _unroll(v, back)
     tri = Delaunay(uv).simplices

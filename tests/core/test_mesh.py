@@ -14,7 +14,7 @@ def test_mesh_is_manifold_and_oriented(model):
     normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
     assert (np.linalg.norm(normals, axis=1) > 0).all()  # no degenerate triangle
     from expnet.core.mesh import _unroll
-    _, centre = _unroll(v, 0.5)
+    _, centre = _unroll(v, 0.8)  # the triangulation's own unrolling centre
     outward = ((v[tri].mean(1) - centre) * normals).sum(1) > 0
     assert outward.mean() > 0.995  # consistently oriented: (almost) all face away from the head
     # the face region (inside the jaw and brow landmarks, seen from the front): flipped triangles
@@ -45,3 +45,21 @@ def test_obj_and_ply_round_trip(tmp_path, rng):
     assert len(data) - header_len == 50 * 12 + len(tri) * 13
     with pytest.raises(ValueError, match="obj or .ply"):
         write_mesh(tmp_path / "m.stl", pts, tri)
+
+
+def test_no_seam_under_the_chin(model):
+    """The unrolling's angle seam once cut the underside of the chin (a spike of missing triangles
+    in every render): below the chin, on the midline, no edge may be a border edge."""
+    v = model.vertices()
+    tri = model.triangles
+    edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    border = unique[counts == 1]
+    mid = v[border].mean(1)
+    width = np.ptp(v[:, 0])
+    centre_x = 0.5 * (v[:, 0].min() + v[:, 0].max())
+    chin_y = v[model.landmark_indices[8], 1]
+    bottom = v[:, 1].min()
+    under_chin = ((np.abs(mid[:, 0] - centre_x) < 0.05 * width) & (mid[:, 1] < chin_y)
+                  & (mid[:, 1] > bottom + 0.05 * (chin_y - bottom)))
+    assert under_chin.sum() == 0
