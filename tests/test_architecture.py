@@ -16,15 +16,17 @@ ALLOWED = {
     "core": set(),
     "inference": {"core"},
     "render": {"core", "inference"},
+    "profiling": {"core", "render"},
     "teacher": {"core"},
     "training": {"core", "inference", "teacher", "splits"},
-    "evaluation": {"core", "inference", "render", "teacher", "splits"},
+    "evaluation": {"core", "inference", "render", "teacher", "splits", "profiling"},
     "bench": {"core", "inference", "render", "teacher", "splits", "cluster"},
     "cluster": {"core", "inference", "teacher"},
     "splits": set(),
-    "cli": {"core", "inference", "render", "teacher", "training", "evaluation", "bench", "splits", "cluster"},
+    "cli": {"core", "inference", "render", "teacher", "training", "evaluation", "bench", "splits", "cluster",
+            "profiling"},
 }
-TORCH_FREE = {"core", "inference", "render", "teacher", "evaluation", "splits", "cli", "cluster"}
+TORCH_FREE = {"core", "inference", "render", "teacher", "evaluation", "splits", "cli", "cluster", "profiling"}
 
 
 def _imports(path: Path) -> set[str]:

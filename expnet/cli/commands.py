@@ -76,6 +76,25 @@ def run_components(args) -> int:
     return 0
 
 
+def run_profile(args) -> int:
+    from expnet.profiling.job import ProfileSettings, profile_labels
+    from expnet.profiling.sheet import contact_sheet
+
+    def names(path):
+        return {line.strip() for line in Path(path).read_text().splitlines() if line.strip()} if path else None
+
+    settings = ProfileSettings(views=args.views, yaws=tuple(args.yaws) if args.yaws else None,
+                               max_yaw=args.max_yaw, max_pitch=args.max_pitch, pad=args.pad, crop=args.crop,
+                               seed=args.seed)
+    summary = profile_labels(args.labels, args.output, settings, workers=args.workers, progress=not args.quiet,
+                             limit=args.limit, identities=names(args.identities),
+                             exclude=names(args.exclude_identities))
+    rows = [json.loads(line) for line in (Path(args.output) / "labels.jsonl").read_text().splitlines()]
+    sheet = contact_sheet(rows, Path(args.output) / "contact-sheet.png")
+    print(summary.line() + f"; contact sheet {sheet}", file=sys.stderr)
+    return summary.exit_status
+
+
 def run_train(args) -> int:
     from expnet.training.trainer import TrainConfig, Trainer
     net = json.loads(args.net) if args.net else {}
@@ -186,7 +205,7 @@ class _UniqueStems:
 def run_evaluate(args) -> int:
     if args.task == "pose":
         return _evaluate_pose(args)
-    from expnet.evaluation.datasets import load_dataset
+    from expnet.evaluation.datasets import load_datasets
     from expnet.evaluation.experiment import evaluate
     from expnet.evaluation.report import write_report
     scales = [float(v) for v in args.scales.split(",")]
@@ -202,8 +221,7 @@ def run_evaluate(args) -> int:
         print("error: give --dataset NAME --root DIR, or --data DIR for the full report", file=sys.stderr)
         return 2
     results = {}
-    for name, root in specs:
-        data = load_dataset(name, root)
+    for data in (d for name, root in specs for d in load_datasets(name, root)):
         results[data.name] = {label: evaluate(data, spec, scales, args.own_detector, args.model, args.cache,
                                               not args.quiet) for label, spec in methods.items()}
         for m, by_scale in results[data.name].items():

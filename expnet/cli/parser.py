@@ -145,6 +145,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figure", help="also write a PNG of each component at -2 and +2 prior std on the mean face")
     p.set_defaults(func=commands.run_components)
 
+    p = _command(sub, "profile", help="face profiling: new views of labelled faces at other head poses, "
+                                       "with exact labels (training data for turned heads)")
+    p.add_argument("labels", nargs="+", help="label files (.jsonl) from expnet label")
+    p.add_argument("--output", "-o", required=True,
+                   help="folder: images/, labels.jsonl (expnet label's format) and contact-sheet.png")
+    p.add_argument("--views", type=int, default=1, help="random views per face")
+    p.add_argument("--yaws", type=float, nargs="+",
+                   help="instead of random views, one view per yaw given (degrees; pitch and roll kept)")
+    p.add_argument("--max-yaw", type=float, default=90.0, help="random views: yaw uniform within +-this")
+    p.add_argument("--max-pitch", type=float, default=30.0, help="random views: pitch kept within +-this")
+    p.add_argument("--pad", type=float, default=0.25,
+                   help="widen the canvas by this fraction of the image on every side (room for the turned head)")
+    p.add_argument("--crop", type=int, metavar="PX",
+                   help="write each view cut to its face box (enlarged 1.25x, as the network sees it) at PX pixels")
+    p.add_argument("--identities", help="a text file of identities (one a line): only these faces")
+    p.add_argument("--exclude-identities", help="a text file of identities (one a line) to leave out")
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--limit", type=int, help="only the first N usable faces")
+    p.add_argument("--seed", type=int, default=0, help="random views: the seed (with each image path)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.run_profile)
+
     p = _command(sub, "train", help="train the network on labels from expnet label")
     p.add_argument("--labels", nargs="+", required=True, help="label files (.jsonl) from expnet label")
     p.add_argument("--out", default="outputs/train", help="checkpoints, log.csv, curves.png (resumes if present)")
@@ -183,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task", choices=["emotion", "pose"], help="the experiment")
     p.add_argument("folder", nargs="?",
                    help="pose: a folder of *.jpg with *.mat (Pose_Para, pt3d_68) beside them, as AFLW2000-3D")
-    p.add_argument("--dataset", choices=sorted(LOADERS),
-                   help="ckplus (the official layout), folder (<emotion>/*), or one of the named sets")
+    p.add_argument("--dataset", choices=sorted(LOADERS) + ["profiled"],
+                   help="ckplus (the official layout), folder (<emotion>/*), profiled (a folder of expnet "
+                        "profile --yaws --crop from lfw-expressions: one set per yaw), or one of the named sets")
     p.add_argument("--root", help="the dataset's folder")
     p.add_argument("--data", help="run ckplus48, fer2013 validation and lfw-expressions from this folder")
     p.add_argument("--method", action="append",

@@ -147,6 +147,44 @@ def load_lfw_expressions(root: str | Path, identities: set[str] | None = None) -
     return EmotionSet("lfw-expressions-val", p, np.array(labels), np.array(groups), p.copy(), True)
 
 
+def load_profiled(root: str | Path) -> list[EmotionSet]:
+    """A folder made by ``expnet profile --yaws ... --crop PX`` from emotion-labelled images (the
+    expression-under-pose experiment): one set per yaw, named ``<folder>-yaw<deg>``.
+
+    Emotions and identities (the groups) are those of each view's source image, read from the
+    ``labels.csv`` beside the source's ``images/`` folder (lfw-expressions' layout).
+    """
+    import json
+    root = Path(root)
+    labels_file = root / "labels.jsonl"
+    if not labels_file.is_file():
+        raise DatasetError(f"{labels_file} not found (make the folder with expnet profile --yaws ... --crop PX)")
+    sources: dict[Path, dict[str, tuple[str, str]]] = {}
+    by_yaw: dict[float, list[tuple[str, str, str]]] = defaultdict(list)
+    for line in labels_file.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("status") != "ok":
+            continue
+        src = Path(r["profiled_from"])
+        csv_path = src.parent.parent / "labels.csv"
+        if csv_path not in sources:
+            if not csv_path.is_file():
+                raise DatasetError(f"{csv_path} not found: the views' sources carry no emotion labels")
+            with open(csv_path, newline="") as fh:
+                sources[csv_path] = {row["image"]: (row.get("emotion") or "", row.get("identity") or "")
+                                     for row in csv.DictReader(fh)}
+        emotion, identity = sources[csv_path].get(src.name, ("", ""))
+        if emotion:
+            by_yaw[round(float(r["view"]["yaw"]), 1)].append((r["image"], emotion, identity or src.name))
+    if not by_yaw:
+        raise DatasetError(f"{labels_file} has no views of emotion-labelled images")
+    out = []
+    for yaw, items in sorted(by_yaw.items()):
+        paths, labels, groups = (np.array(c) for c in zip(*items))
+        out.append(EmotionSet(f"{root.name}-yaw{yaw:g}", paths, labels, groups, paths.copy(), True))
+    return out
+
+
 LOADERS = {
     "ckplus48": lambda root: load_ckplus48(root, "peak"),
     "ckplus48-clip": lambda root: load_ckplus48(root, "clip"),
@@ -155,6 +193,11 @@ LOADERS = {
     "lfw-expressions": load_lfw_expressions,
     "folder": lambda root: load_emotion_folders(root, Path(root).name),
 }
+
+
+def load_datasets(name: str, root: str | Path) -> list[EmotionSet]:
+    """The sets a dataset name gives: one, or for ``profiled`` one per yaw."""
+    return load_profiled(root) if name == "profiled" else [load_dataset(name, root)]
 
 
 def load_dataset(name: str, root: str | Path) -> EmotionSet:

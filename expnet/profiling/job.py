@@ -1,0 +1,245 @@
+"""``expnet profile`` as a library function: label rows in, new views and their label rows out.
+
+Every finished view is appended to a side file (``labels.jsonl.progress.jsonl``, headed by the
+settings) after its image has been written, so an interrupted run resumes where it stopped and
+never repeats a view; the final ``labels.jsonl`` is written atomically from it. The views of a
+face are drawn from a generator seeded by the face's image path, so a rerun makes the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from expnet.core.atomic import atomic_path
+from expnet.core.crop import crop
+from expnet.core.detection import box_from_landmarks
+from expnet.core.facemodel import FaceModel
+from expnet.core.images import ImageError, load_image
+from expnet.core.pose import Pose
+from expnet.core.summary import JobSummary
+from expnet.profiling.profiler import FaceProfiler, ProfiledFace, View
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """Which views to make of each face.
+
+    ``yaws`` given: one view per yaw (degrees), the face's own pitch and roll kept (for
+    evaluation). Otherwise ``views`` random views: yaw uniform in +-``max_yaw``, pitch the face's
+    own plus up to +-``pitch_jitter`` (kept within +-``max_pitch``), roll the face's own plus up to
+    +-``roll_jitter``. ``crop``: write the face cut to its box (enlarged 1.25x, as the network
+    sees it) at this size instead of the whole canvas; the label follows the crop.
+    """
+
+    views: int = 1
+    yaws: tuple[float, ...] | None = None
+    max_yaw: float = 90.0
+    pitch_jitter: float = 20.0
+    max_pitch: float = 30.0
+    roll_jitter: float = 15.0
+    pad: float = 0.25
+    crop: int | None = None
+    max_residual: float = 0.15
+    seed: int = 0
+
+    def plan(self, row: dict) -> list[View]:
+        """The views of one label row."""
+        p = row["pose"]
+        if self.yaws is not None:
+            return [View(p["pitch"], float(y), p["roll"]) for y in self.yaws]
+        rng = np.random.default_rng([self.seed, zlib.crc32(row["image"].encode())])
+        out = []
+        for _ in range(self.views):
+            yaw = rng.uniform(-self.max_yaw, self.max_yaw)
+            pitch = float(np.clip(p["pitch"] + rng.uniform(-self.pitch_jitter, self.pitch_jitter),
+                                  -self.max_pitch, self.max_pitch))
+            out.append(View(pitch, float(yaw), p["roll"] + rng.uniform(-self.roll_jitter, self.roll_jitter)))
+        return out
+
+
+def usable(row: dict, max_residual: float) -> bool:
+    """A fitted row with a sane residual (the rows training uses)."""
+    return row.get("status") == "ok" and row.get("residual") is not None and row["residual"] <= max_residual
+
+
+def _view_name(row: dict, k: int, view: View) -> str:
+    stem = Path(row["image"]).stem
+    tag = zlib.crc32(row["image"].encode()) & 0xFFFF  # same stem in two folders: two names
+    return f"{stem}-{tag:04x}-v{k}-yaw{int(round(view.yaw)):+03d}.jpg"
+
+
+class _Worker:
+    def __init__(self, out_dir: Path, settings: ProfileSettings):
+        self.profiler = FaceProfiler(FaceModel.load())
+        self.images = out_dir / "images"
+        self.settings = settings
+
+    def __call__(self, row: dict) -> list[dict]:
+        views = self.settings.plan(row)
+        names = [str(self.images / _view_name(row, k, v)) for k, v in enumerate(views)]
+        try:
+            image = load_image(row["image"], "RGB")
+        except ImageError as exc:
+            return [_failed(row, name, str(exc)) for name in names]
+        p = row["pose"]
+        pose = Pose(np.asarray(p["rotation"]), np.asarray(p["translation"]), float(p["scale"]))
+        shape, expression = np.asarray(row["shape"]), np.asarray(row["expression"])
+        out = []
+        for name, view in zip(names, views):
+            face = self.profiler.render(image, shape, expression, pose, view, pad=self.settings.pad)
+            if self.settings.crop:
+                face = _cut(face, self.settings.crop)
+            with atomic_path(name) as tmp:
+                cv2.imwrite(str(tmp), cv2.cvtColor(face.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+            out.append(_row(row, name, face, view))
+        return out
+
+
+def _cut(face: ProfiledFace, size: int) -> ProfiledFace:
+    """The view cut to its face box (enlarged as the network's crop), its label moved along."""
+    image, a = crop(face.image, box_from_landmarks(face.landmarks), size)
+    s = float(a[0, 0])
+    pose = Pose(face.pose.rotation, s * np.asarray(face.pose.translation) + a[:, 2], s * face.pose.scale)
+    return ProfiledFace(image, pose, face.landmarks * s + a[:, 2], face.face_pixels)
+
+
+def _row(src: dict, name: str, face: ProfiledFace, view: View) -> dict:
+    h, w = face.image.shape[:2]
+    row = {"image": name, "status": "ok", "error": None, "identity": src.get("identity") or src["image"],
+           "width": w, "height": h, "detector": "profile",
+           "box": [round(float(c), 2) for c in box_from_landmarks(face.landmarks)], "score": None,
+           "landmarks": np.round(face.landmarks, 2).tolist(), "pose": face.pose.to_dict(),
+           "shape": src["shape"], "expression": src["expression"],
+           # exact by construction: the label is the fit the view was rendered from
+           "residual": 0.0, "profiled_from": src["image"], "view": asdict(view),
+           "face_pixels": face.face_pixels}
+    for key in ("expression_extra", "extra_version"):
+        if key in src:
+            row[key] = src[key]
+    return row
+
+
+def _failed(src: dict, name: str, error: str) -> dict:
+    return {"image": name, "status": "error", "error": error, "identity": src.get("identity"),
+            "profiled_from": src["image"], "residual": None}
+
+
+_worker: _Worker | None = None
+
+
+def _init(out_dir: Path, settings: ProfileSettings) -> None:
+    global _worker  # one profiler per worker process (mesh, mirror map: seconds to build)
+    _worker = _Worker(out_dir, settings)
+
+
+def _run(row: dict) -> list[dict]:
+    assert _worker is not None
+    return _worker(row)
+
+
+def profile_labels(label_files: list[str | os.PathLike], out_dir: str | os.PathLike,
+                   settings: ProfileSettings | None = None, workers: int | None = None,
+                   progress: bool = True, limit: int | None = None, identities: set[str] | None = None,
+                   exclude: set[str] | None = None) -> JobSummary:
+    """Make new views of every usable face in ``label_files`` (rows of ``expnet label``).
+
+    Parameters
+    ----------
+    label_files : list of paths
+        JSONL label files.
+    out_dir : path
+        Gets ``images/`` and ``labels.jsonl`` (rows in ``expnet label``'s format, plus
+        ``profiled_from`` and ``view``), which ``expnet train --labels`` takes as it is.
+    settings : ProfileSettings, optional
+    workers : int, optional
+        Processes (default: all cores).
+    limit : int, optional
+        Only the first ``limit`` usable faces.
+    identities, exclude : set of str, optional
+        Only faces of these identities; none of those.
+
+    Returns
+    -------
+    JobSummary
+        One input per view made; failures (an unreadable source image) are rows with the reason.
+    """
+    settings = settings or ProfileSettings()
+    out_dir = Path(out_dir)
+    rows = []
+    for f in label_files:
+        with open(f) as fh:
+            rows += [r for r in map(json.loads, fh) if usable(r, settings.max_residual)]
+    if identities is not None:
+        rows = [r for r in rows if r.get("identity") in identities]
+    if exclude:
+        rows = [r for r in rows if r.get("identity") not in exclude]
+    rows = rows[:limit] if limit is not None else rows
+    side = out_dir / "labels.jsonl.progress.jsonl"
+    done = _read_progress(side, asdict(settings))
+    todo = [r for r in rows if r["image"] not in done]
+    summary = JobSummary("profile")
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    if not side.exists():
+        side.write_text(json.dumps({"settings": asdict(settings)}) + "\n")
+    workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
+    bar = tqdm(total=len(todo), desc="profile", unit="face", disable=not progress or not todo)
+    with open(side, "a+") as out:
+        out.seek(0, os.SEEK_END)
+        if out.tell():  # an interrupted write may have left half a line: end it
+            out.seek(out.tell() - 1)
+            if out.read(1) != "\n":
+                out.write("\n")
+        for made in _map(todo, out_dir, settings, workers):
+            out.write(json.dumps({"source": made[0]["profiled_from"], "rows": made}) + "\n")
+            out.flush()
+            done[made[0]["profiled_from"]] = made
+            bar.update()
+    bar.close()
+    final = [r for src in rows if src["image"] in done for r in done[src["image"]]]
+    with atomic_path(out_dir / "labels.jsonl") as tmp, open(tmp, "w") as fh:
+        for r in final:
+            fh.write(json.dumps(r) + "\n")
+            summary.add(r["image"], faces=int(r["status"] == "ok"), error=r.get("error"))
+    return summary
+
+
+def _map(todo: list[dict], out_dir: Path, settings: ProfileSettings, workers: int):
+    if workers <= 1 or len(todo) < 8:
+        worker = _Worker(out_dir, settings)
+        yield from map(worker, todo)
+        return
+    ctx = mp.get_context("forkserver")  # as label: no fork of a process with running threads
+    with ctx.Pool(workers, initializer=_init, initargs=(out_dir, settings)) as pool:
+        yield from pool.imap_unordered(_run, todo, chunksize=4)
+
+
+def _read_progress(path: Path, settings: dict) -> dict[str, list[dict]]:
+    """Views made by an earlier run with the same settings, by source image."""
+    done: dict[str, list[dict]] = {}
+    if not path.exists():
+        return done
+    with open(path) as fh:
+        try:
+            saved = json.loads(fh.readline()).get("settings")
+        except (json.JSONDecodeError, AttributeError):
+            saved = None
+        saved = saved and {**saved, "yaws": tuple(saved["yaws"]) if saved.get("yaws") else saved.get("yaws")}
+        if saved != settings:
+            raise ValueError(f"{path} holds views made with other settings ({saved}, now {settings}); "
+                             "delete the folder to start afresh, or run with the same settings to resume")
+        for line in fh:
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interruption: that face is profiled again
+            done[item["source"]] = item["rows"]
+    return done
