@@ -57,7 +57,8 @@ def _row(path, shape, expression, pose, identity="someone"):
 def test_mirror_vertices_pair_up_the_two_halves(model):
     v = model.vertices()
     mirror = mirror_vertices(v)
-    assert np.median(np.abs(v[mirror, 0] + v[:, 0] - 2 * 0.5 * (v[:, 0].min() + v[:, 0].max()))) < 0.01 * np.ptp(v[:, 0])
+    mid = 0.5 * (v[:, 0].min() + v[:, 0].max())
+    assert np.median(np.abs(v[mirror, 0] + v[:, 0] - 2 * mid)) < 0.01 * np.ptp(v[:, 0])
     assert np.mean(mirror[mirror] == np.arange(len(v))) > 0.8  # mostly an involution
 
 
