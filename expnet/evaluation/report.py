@@ -4,6 +4,7 @@ scale 1.0, accuracy versus scale, runtime table)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,7 @@ def write_report(out: Path, results: dict[str, dict[str, dict[float, EmotionScor
         lines += ["", f"![accuracy vs scale]({png.name})", ""]
         lines += [f"![{m}](confusion-{dataset}-{m.replace(':', '_')}.png)" for m in by_method if m != "majority"]
         lines.append("")
+    lines += _yaw_section(results, out)
     if runtime:
         lines += ["## Runtime (ms per face, this machine)", "", "| stage | ms |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in runtime.items()]
@@ -100,3 +102,36 @@ def write_report(out: Path, results: dict[str, dict[str, dict[float, EmotionScor
     write_text(out / "report.md", "\n".join(lines) + "\n")
     write_text(out / "results.json", json.dumps(js, indent=1))
     return out / "report.md"
+
+
+_YAW_SET = re.compile(r"^(.*)-yaw(-?\d+(?:\.\d+)?)$")
+
+
+def _yaw_section(results: dict[str, dict[str, dict[float, EmotionScore]]], out: Path) -> list[str]:
+    """Sets made by ``expnet profile --yaws`` (``<name>-yaw<deg>``): accuracy against yaw, a table
+    and a PNG (the expression-under-pose experiment); nothing when there are none."""
+    by_yaw = {float(m.group(2)): results[name] for name in results if (m := _YAW_SET.match(name))}
+    if len(by_yaw) < 2:
+        return []
+    yaws = sorted(by_yaw)
+    methods = list(dict.fromkeys(m for r in by_yaw.values() for m in r))
+
+    def accuracy(yaw, method):
+        by_scale = by_yaw[yaw].get(method)
+        top = (by_scale.get(1.0) or by_scale[max(by_scale)]) if by_scale else None
+        return None if top is None else 100 * top.accuracy
+
+    lines = ["## Accuracy against yaw (scale 1.0)", "",
+             "| method | " + " | ".join(f"yaw {y:g}" for y in yaws) + " |", "|---|" + "---|" * len(yaws)]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for method in methods:
+        acc = [accuracy(y, method) for y in yaws]
+        lines.append(f"| {method} | " + " | ".join("" if a is None else f"{a:.1f}" for a in acc) + " |")
+        ax.plot(yaws, [np.nan if a is None else a for a in acc], "o-", label=method)
+    ax.set_xlabel("yaw of the profiled view (degrees)"), ax.set_ylabel("5-NN accuracy (%)")
+    ax.set_title("expression under pose", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, out / "accuracy-vs-yaw.png")
+    return lines + ["", "![accuracy vs yaw](accuracy-vs-yaw.png)", ""]

@@ -156,3 +156,11 @@ def test_fixed_yaws_with_crops_make_one_emotion_set_per_yaw(profiler, rng, tmp_p
     sets = load_profiled(out)
     assert [s.name for s in sets] == ["views-yaw0", "views-yaw60"]
     assert sorted(sets[1].labels.tolist()) == ["happy", "happy", "sad"] and sets[1].cropped
+    report = tmp_path / "report"
+    code = main(["evaluate", "emotion", "--dataset", "profiled", "--root", str(out), "--method", "raw-pixels",
+                 "--method", "majority", "--scales", "1", "--report", str(report),
+                 "--cache", str(tmp_path / "cache"), "--quiet"])
+    assert code == 0
+    text = (report / "report.md").read_text()
+    assert "## Accuracy against yaw" in text and "| raw-pixels |" in text.split("## Accuracy against yaw")[1]
+    assert (report / "accuracy-vs-yaw.png").stat().st_size > 0
