@@ -102,7 +102,7 @@ def run_train(args) -> int:
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                          weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
                          augment=not args.no_augment, net=net, max_minutes=args.max_minutes, init=args.init,
-                         extra=args.extra)
+                         extra=args.extra, device=args.device)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0
 

@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the same recipe; a run may resume on another)")
     p.add_argument("--no-augment", action="store_true", help="no degradation, jitter or mirroring")
     p.add_argument("--init", help="start from the weights of this checkpoint (a further, e.g. lower-lr, stage)")
     p.add_argument("--extra", metavar="NPZ",

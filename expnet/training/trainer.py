@@ -63,6 +63,7 @@ class TrainConfig:
     max_minutes: float = 0.0           # stop after the epoch that passes this wall time (0: no limit)
     init: str | None = None            # start from this checkpoint's weights (e.g. a lower-lr stage)
     extra: str | None = None           # extra expression components ("shipped" or an .npz): 10 + K outputs
+    device: str = "cpu"                # "cpu", "cuda" or "cuda:N": the same recipe on either
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -74,6 +75,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if not self.lr > 0 or self.weight_decay < 0 or self.max_minutes < 0:
             raise ValueError("lr must be positive, weight_decay and max_minutes not negative")
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         if len(self.loss_weights) != 3:
             raise ValueError(f"loss_weights are three numbers (expression, pose, shape), got {self.loss_weights!r}")
         unknown = set(self.net) - set(NetConfig.__dataclass_fields__)
@@ -121,6 +124,10 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if config.threads:
             torch.set_num_threads(config.threads)
+        if config.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {config.device}: torch sees no CUDA device here (torch.cuda.is_available() "
+                             "is False); train with --device cpu, the same recipe")
+        self.device = torch.device(config.device)
         self.model = FaceModel.load()
         # With extra components the labels' expression_extra are regressed after the ten.
         self.extra = load_extra(config.extra) if config.extra else None
@@ -172,7 +179,7 @@ class Trainer:
             net.load_state_dict(init["model"])
             coder = TargetCoder.from_dict(init["coder"])
         # NHWC runs the depthwise convolutions about twice as fast on CPU (measured in training).
-        return net.to(memory_format=torch.channels_last), net_cfg, coder
+        return net.to(self.device, memory_format=torch.channels_last), net_cfg, coder
 
     def _optimizer(self, net: ExpNetCNN, n_train: int):
         c = self.config
@@ -277,10 +284,11 @@ class Trainer:
 
     def _step(self, run: _Run, x, e, p, s) -> float:
         w_exp, w_pose, w_shape = self.config.loss_weights
-        pe, pp, ps = run.net(torch.from_numpy(x).to(memory_format=torch.channels_last))
-        loss = (w_exp * ((pe - torch.from_numpy(e)) ** 2).mean()
-                + w_pose * ((pp - torch.from_numpy(p)) ** 2).mean()
-                + w_shape * ((ps - torch.from_numpy(s)) ** 2).mean())
+        dev = self.device
+        pe, pp, ps = run.net(torch.from_numpy(x).to(dev, memory_format=torch.channels_last))
+        loss = (w_exp * ((pe - torch.from_numpy(e).to(dev)) ** 2).mean()
+                + w_pose * ((pp - torch.from_numpy(p).to(dev)) ** 2).mean()
+                + w_shape * ((ps - torch.from_numpy(s).to(dev)) ** 2).mean())
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
@@ -292,7 +300,7 @@ class Trainer:
         """Validate, step the plateau rule, log, checkpoint and plot."""
         c = self.config
         w_exp, w_pose, w_shape = c.loss_weights
-        val = evaluate_split(run.net, run.samples, run.val_idx, run.coder, c.input_size)
+        val = evaluate_split(run.net, run.samples, run.val_idx, run.coder, c.input_size, device=self.device)
         val_loss = w_exp * val["expression_mse"] + w_pose * val["pose_mse"] + w_shape * val["shape_mse"]
         if c.schedule == "plateau":
             run.scheduler.step(val_loss)
@@ -302,7 +310,8 @@ class Trainer:
                "val_expression_mse_per_component": per_component, "seconds": seconds}
         run.history.append(row)
         _append_csv(self.out / "log.csv", row)
-        state = {"model": run.net.state_dict(), "optimizer": run.optimizer.state_dict(),
+        weights = {k: v.detach().cpu() for k, v in run.net.state_dict().items()}  # loads anywhere
+        state = {"model": weights, "optimizer": run.optimizer.state_dict(),
                  "scheduler": run.scheduler.state_dict(), "epoch": epoch + 1, "best": min(run.best, val_loss),
                  "history": run.history, "train_config": asdict(c), "net_config": run.net_config.to_dict(),
                  "coder": run.coder.to_dict()}
@@ -315,7 +324,7 @@ class Trainer:
 
 def _identity(config: dict) -> dict:
     """The settings a resumed run must share (it may run longer, elsewhere, on other threads)."""
-    skip = ("out", "epochs", "threads", "cache", "max_minutes")
+    skip = ("out", "epochs", "threads", "cache", "max_minutes", "device")
     if config.get("schedule") == "cosine":  # the cosine's length is part of the recipe
         skip = tuple(k for k in skip if k != "epochs")
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items() if k not in skip}
@@ -323,13 +332,14 @@ def _identity(config: dict) -> dict:
 
 @torch.no_grad()
 def evaluate_split(net: ExpNetCNN, samples: SampleSet, index: np.ndarray, coder: TargetCoder,
-                   size: int, batch: int = 256) -> dict:
+                   size: int, batch: int = 256, device: str | torch.device = "cpu") -> dict:
     """Mean squared error (whitened units) of each head on centred, undegraded crops."""
     net.eval()
     se_e, se_p, se_s, n = 0.0, 0.0, 0.0, 0
     for i in range(0, len(index), batch):
         x, e, p, s = make_batch(samples, index[i:i + batch], size, coder, None, None)
-        pe, pp, ps = (t.numpy() for t in net(torch.from_numpy(x).to(memory_format=torch.channels_last)))
+        x_t = torch.from_numpy(x).to(device, memory_format=torch.channels_last)
+        pe, pp, ps = (t.cpu().numpy() for t in net(x_t))
         se_e = se_e + ((pe - e) ** 2).sum(0)
         se_p = se_p + ((pp - p) ** 2).sum(0)
         se_s = se_s + ((ps - s) ** 2).sum(0)

@@ -63,11 +63,21 @@ def test_cosine_schedule_decays_to_zero_and_fixes_its_length(trained):
 @pytest.mark.parametrize("bad, match", [({"optimizer": "adam"}, "optimizer must be one of"),
                                         ({"schedule": "step"}, "schedule must be one of"),
                                         ({"batch_size": 0}, "batch_size must be at least 1"),
-                                        ({"net": {"widht": [8]}}, "unknown network settings")])
+                                        ({"net": {"widht": [8]}}, "unknown network settings"),
+                                        ({"device": "tpu"}, "device must be")])
 def test_config_is_checked_on_construction(bad, match):
     from expnet.training.trainer import TrainConfig
     with pytest.raises(ValueError, match=match):
         TrainConfig(labels=["missing.jsonl"], **bad)  # fails before any file is read
+
+
+def test_cuda_without_a_cuda_device_is_a_clear_error(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    from expnet.training.trainer import TrainConfig, Trainer
+    with pytest.raises(ValueError, match="no CUDA device"):
+        Trainer(TrainConfig(labels=["missing.jsonl"], out=str(tmp_path / "run"), device="cuda"))
 
 
 class _Payload:
