@@ -76,9 +76,21 @@ class LandmarkFitter:
     >>> result = fitter.fit(points, shape=s)   # refit with a fixed (e.g. pooled) shape
     """
 
-    def __init__(self, model: LinearModel, config: FitConfig | None = None):
-        if model.n_vertices != N_LANDMARKS:
-            raise ValueError(f"the fit needs the 68-landmark model, got {model.n_vertices} vertices")
+    def __init__(self, model: LinearModel, config: FitConfig | None = None, contour: np.ndarray | None = None):
+        """``model``: the sub-model of the fitted points, by default dlib's 68 (iBUG order; the
+        jaw is the contour). Other point sets (e.g. FaceMesh points matched to vertices) give
+        their ``contour`` points (weighted as the jaw) or none; their residual is divided by the
+        points' RMS radius instead of the inter-ocular distance."""
+        self._n = model.n_vertices
+        if self._n > 2000:
+            raise ValueError(f"the fit needs the 68-landmark model or another small point set (at most 2,000 "
+                             f"points), got {self._n} vertices")
+        if contour is None:
+            contour = np.asarray(JAW) if self._n == N_LANDMARKS else np.zeros(0, np.int64)
+        self._contour = np.asarray(contour, dtype=np.int64)
+        if self._n < 6 or (len(self._contour) and self._contour.max() >= self._n):
+            raise ValueError(f"the fit needs at least 6 points and contour indices among them; got "
+                             f"{self._n} points, contour up to {self._contour.max() if len(self._contour) else None}")
         self.model = model
         self.config = config or FitConfig()
         mean = model.vertices().astype(np.float64)  # prior-mean face
@@ -91,14 +103,20 @@ class LandmarkFitter:
         self._ks, self._ke = model.n_shape, model.n_expression
         n_coeffs = self._ks + self._ke
         # Layouts for batched BLAS products (np.einsum does not use BLAS here).
-        self._flat_basis_t = np.ascontiguousarray(self._basis.reshape(N_LANDMARKS * 3, n_coeffs).T)
+        self._flat_basis_t = np.ascontiguousarray(self._basis.reshape(self._n * 3, n_coeffs).T)
         self._basis_by_axis = np.ascontiguousarray(
-            self._basis.transpose(1, 0, 2).reshape(3, N_LANDMARKS * n_coeffs))
+            self._basis.transpose(1, 0, 2).reshape(3, self._n * n_coeffs))
         self._basis_by_axis32 = self._basis_by_axis.astype(np.float32)
-        jaw = self._mean[JAW]
-        z_ref = jaw[[0, -1], 2].mean() - 0.25 * (jaw[-1, 0] - jaw[0, 0]) / 2
-        normals = np.stack([jaw[:, 0], np.zeros(len(jaw)), jaw[:, 2] - z_ref], axis=1)
-        self._jaw_normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+        # Contour normals point away from a vertical axis behind the face (the jaw's ends set its
+        # depth): a contour point faces the camera when its normal does.
+        jaw = self._mean[self._contour]
+        if len(jaw):
+            left, right = jaw[:, 0].argmin(), jaw[:, 0].argmax()
+            z_ref = jaw[[left, right], 2].mean() - 0.25 * (jaw[right, 0] - jaw[left, 0]) / 2
+            normals = np.stack([jaw[:, 0], np.zeros(len(jaw)), jaw[:, 2] - z_ref], axis=1)
+            self._jaw_normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+        else:
+            self._jaw_normals = np.zeros((0, 3))
 
     # -- public -------------------------------------------------------------------------------
     def fit(self, landmarks: np.ndarray, shape: np.ndarray | None = None) -> FitResult:
@@ -107,7 +125,7 @@ class LandmarkFitter:
         Parameters
         ----------
         landmarks : ndarray
-            (B, 68, 2) or (68, 2) pixel coordinates in iBUG order.
+            (B, 68, 2) or (68, 2) pixel coordinates in iBUG order (or the model's own points).
         shape : ndarray, optional
             (B, Ks) shape coefficients to hold fixed (e.g. pooled per identity).
 
@@ -125,8 +143,8 @@ class LandmarkFitter:
         pts = np.asarray(landmarks, dtype=np.float64)
         if pts.ndim == 2:
             pts = pts[None]
-        if pts.ndim != 3 or pts.shape[1:] != (N_LANDMARKS, 2):
-            raise ValueError(f"landmarks must have shape (B, 68, 2); got {pts.shape}")
+        if pts.ndim != 3 or pts.shape[1:] != (self._n, 2):
+            raise ValueError(f"landmarks must have shape (B, {self._n}, 2); got {pts.shape}")
         if not np.isfinite(pts).all():
             raise ValueError("landmarks contain NaN or infinite values")
         b = pts.shape[0]
@@ -146,7 +164,8 @@ class LandmarkFitter:
                                                           fixed_shape)
         pred = self._project(self._points(coeffs), rot, scale, trans)
         projected = pred * size + centre
-        residual = np.linalg.norm(projected - pts, axis=2).mean(1) / np.maximum(inter_ocular(pts), 1e-9)
+        unit = inter_ocular(pts) if self._n == N_LANDMARKS else size[:, 0, 0]
+        residual = np.linalg.norm(projected - pts, axis=2).mean(1) / np.maximum(unit, 1e-9)
         return FitResult(
             rotation=rot, scale=scale * size[:, 0, 0] / self._unit,
             translation=trans * size[:, 0, :] + centre[:, 0, :],
@@ -156,7 +175,7 @@ class LandmarkFitter:
 
     # -- internals ----------------------------------------------------------------------------
     def _points(self, coeffs: np.ndarray) -> np.ndarray:
-        return self._mean[None] + (coeffs @ self._flat_basis_t).reshape(-1, N_LANDMARKS, 3)
+        return self._mean[None] + (coeffs @ self._flat_basis_t).reshape(-1, self._n, 3)
 
     @staticmethod
     def _project(points, rot, scale, trans):
@@ -175,10 +194,10 @@ class LandmarkFitter:
         return rot, sv.mean(1), affine[:, 3, :]
 
     def _weights(self, rot):
-        w = np.ones((rot.shape[0], N_LANDMARKS))
+        w = np.ones((rot.shape[0], self._n))
         facing = np.einsum("bj,nj->bn", rot[:, 2], self._jaw_normals)  # z of rotated normals
         c = self.config
-        w[:, JAW] = np.where(facing > 0.0, c.contour_weight, c.hidden_contour_weight)
+        w[:, self._contour] = np.where(facing > 0.0, c.contour_weight, c.hidden_contour_weight)
         return w
 
     def _cost(self, target, coeffs, rot, scale, trans, w, prior):
@@ -197,7 +216,7 @@ class LandmarkFitter:
         lo, hi = -c.n_std, c.n_std
         diag_idx = np.arange(n)
         # The Jacobian is the largest array: float32 halves the memory traffic that dominates.
-        jac = np.empty((b, N_LANDMARKS, 2, n), dtype=np.float32)
+        jac = np.empty((b, self._n, 2, n), dtype=np.float32)
         w = self._weights(rot)
         cost = self._cost(target, coeffs, rot, scale, trans, w, prior)
         for _ in range(c.iterations):
@@ -208,12 +227,12 @@ class LandmarkFitter:
             jac[..., :3] = _skew_rows(rotated)[:, :, :2] * ssw
             jac[..., 3] = rotated[..., :2] * _FLIP * sw
             jac[..., 4:6] = np.eye(2) * sw[..., None]
-            coef = (rot[:, :2].astype(np.float32) @ self._basis_by_axis32).reshape(b, 2, N_LANDMARKS, n - 6)
+            coef = (rot[:, :2].astype(np.float32) @ self._basis_by_axis32).reshape(b, 2, self._n, n - 6)
             jac[..., 6:] = coef.transpose(0, 2, 1, 3)
             jac[..., 6:] *= ssw
-            jr = jac.reshape(b, 136, n)
+            jr = jac.reshape(b, 2 * self._n, n)
             jr_t = jr.transpose(0, 2, 1)
-            grad = (jr_t @ resid.reshape(b, 136, 1).astype(np.float32))[..., 0].astype(np.float64)
+            grad = (jr_t @ resid.reshape(b, 2 * self._n, 1).astype(np.float32))[..., 0].astype(np.float64)
             grad[:, 6:] += prior * coeffs
             # Active set: coefficients on a bound whose descent direction points outside.
             exp, gexp = coeffs[:, ks:], grad[:, 6 + ks:]
