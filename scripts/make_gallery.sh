@@ -6,8 +6,13 @@ mkdir -p "$OUT"
 SAMPLES=$(python -c "from expnet.core.samples import SAMPLES, sample_path; print(' '.join(str(sample_path(s)) for s in SAMPLES))")
 expnet render $SAMPLES --out "$OUT" --quiet
 expnet figure $SAMPLES --out "$OUT/figure.png"
-# meshes and the full-HD overlay stay out of the README gallery (size)
-rm -f "$OUT"/*.obj "$OUT"/breakingbad_face0_overlay.png
+# Face profiling on the same photos: 16 random views of each face, the contact sheet by yaw.
+WORK="$(mktemp -d)"
+expnet label $SAMPLES -o "$WORK/labels.jsonl" --workers 1 --quiet || [ $? -eq 1 ]
+expnet profile "$WORK/labels.jsonl" -o "$WORK/profiled" --views 16 --workers 1 --quiet
+cp "$WORK/profiled/contact-sheet.png" "$OUT/profiling.png"
+# meshes, the full-HD overlays and second faces stay out of the README gallery (size)
+rm -f "$OUT"/*.obj "$OUT"/breakingbad_face*_overlay.png "$OUT"/*_face[1-9]*
 # A per-track time series: a short clip filmed from two sample photos (a cut from one to the
 # other), predicted with smoothing; its plot goes into the README.
 CLIP="$(mktemp -d)/cut.avi"
