@@ -114,7 +114,8 @@ def run_export(args) -> int:
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.card:
         evaluation = json.loads(Path(args.evaluation).read_text()) if args.evaluation else None
-        print(f"wrote {write_model_card(args.checkpoint, path, Path(args.checkpoint).parent, evaluation)}")
+        pose = json.loads(Path(args.pose_evaluation).read_text()) if args.pose_evaluation else None
+        print(f"wrote {write_model_card(args.checkpoint, path, Path(args.checkpoint).parent, evaluation, pose)}")
     return 0
 
 

@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--card", action="store_true",
                    help="also write MODEL_CARD.md and copy the training log and curves beside the model")
     p.add_argument("--evaluation", help="results.json of expnet evaluate --report, summarised in the card")
+    p.add_argument("--pose-evaluation", help="results.json of expnet evaluate pose --report, summarised in the card")
     p.set_defaults(func=commands.run_export)
 
     p = _command(sub, "evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales; "

@@ -16,7 +16,7 @@ from expnet.training.network import ExpNetCNN, NetConfig, count_macs
 
 
 def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike, run_dir: str | os.PathLike,
-                     evaluation: dict | None = None) -> Path:
+                     evaluation: dict | None = None, pose_evaluation: dict | None = None) -> Path:
     """Write MODEL_CARD.md beside the ONNX file and copy the training log and curves next to it.
 
     Parameters
@@ -29,6 +29,8 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         The training run's folder (``log.csv``, ``curves.png``, ``last.pt``).
     evaluation : dict, optional
         ``results.json`` of ``expnet evaluate --report``, summarised in a table.
+    pose_evaluation : dict, optional
+        ``results.json`` of ``expnet evaluate pose --report``, summarised in a table.
 
     Returns
     -------
@@ -64,8 +66,9 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         f"{'-'.join(map(str, net.config.widths))}, blocks per stage {'-'.join(map(str, net.config.depths))}).", "",
         "## Data and labels", "",
         "Trained only on labels made by `expnet label` (dlib 68 landmarks + the bounded, prior-penalised "
-        "fit with per-identity shape pooling), never on emotion labels: "
-        + ", ".join(f"`{Path(p).name}`" for p in cfg["labels"])
+        "fit with per-identity shape pooling) and on views that `expnet profile` made from such labels "
+        "(face profiling: the labelled face turned to a new pose and rendered, its label exact), never on "
+        "emotion labels: " + ", ".join(f"`{p}`{_rows(p)}" for p in cfg["labels"])
         + " (rows with a fit residual up to 0.15 inter-ocular distances), each image also mirrored with "
         "refitted labels. lfw-expressions identities listed in `expnet/splits/` are held out for "
         "validation and evaluation.", "",
@@ -74,8 +77,8 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         f"weight decay {cfg['weight_decay']}, batch {cfg['batch_size']}, "
         f"L2 loss on whitened targets (weights expression/pose/shape {cfg['loss_weights']}), mean image "
         f"subtracted, degraded-input augmentation {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}.",
-        f"Epochs run: {len(hist)}; wall time {sum(r['seconds'] for r in hist) / 60:.1f} min on this "
-        "project's 2-core CPU machine (no GPU). Shipped: the best epoch, "
+        f"Epochs run: {len(hist)}; wall time {sum(r['seconds'] for r in hist) / 60:.1f} min on device "
+        f"`{cfg.get('device', 'cpu')}` (this project's 2-core machine has no GPU). Shipped: the best epoch, "
         f"{best['epoch']} (validation loss {best['val_loss']:.4f}).", "",
         "Validation mean squared error per expression coefficient (whitened units, centred crops; "
         "predicting the training mean scores the label variance):", "",
@@ -87,9 +90,38 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         "Training log: `training_log.csv`; curves: `training_curves.png`.", ""]
     if evaluation:
         lines += ["## Evaluation", "", evaluation_table(evaluation), ""]
+    if pose_evaluation:
+        lines += ["## Head pose", "", pose_table(pose_evaluation), ""]
     card = folder / "MODEL_CARD.md"
     card.write_text("\n".join(lines) + "\n")
     return card
+
+
+def _rows(path: str) -> str:
+    """`` (N rows, M of them profiled views)`` for a label file that is still there, else ``""``."""
+    import json
+    try:
+        with open(path) as fh:
+            rows = [json.loads(line) for line in fh]
+    except (OSError, ValueError):
+        return ""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    profiled = sum(1 for r in ok if r.get("profiled_from"))
+    return f" ({len(ok):,} fitted rows" + (f", {profiled:,} of them profiled views)" if profiled else ")")
+
+
+def pose_table(results: dict) -> str:
+    """Markdown MAE table from an ``expnet evaluate pose --report`` results.json."""
+    lines = [f"Mean absolute error (degrees), from `{results['meta'].get('command', 'expnet evaluate pose')}`.", "",
+             "| method | boxes | found | yaw | pitch | roll | mean | " + " | ".join(
+                 f"abs(yaw) {k}" for k in results["scores"][0]["mae_by_yaw"]) + " |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(results["scores"][0]["mae_by_yaw"])]
+    for s in results["scores"]:
+        m = s["mae"]
+        bins = " | ".join(f"{v['mean']:.1f}" for v in s["mae_by_yaw"].values())
+        lines.append(f"| {s['method']} | {s['boxes']} | {s['found']}/{s['images']} | {m['yaw']:.1f} | {m['pitch']:.1f} "
+                     f"| {m['roll']:.1f} | {m['mean']:.1f} | {bins} |")
+    return "\n".join(lines)
 
 
 def evaluation_table(results: dict, scales=("1.0", "0.2")) -> str:

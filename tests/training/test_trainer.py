@@ -106,3 +106,26 @@ def test_a_checkpoint_carrying_a_callable_is_refused(trained, tmp_path):
     assert main(["export", str(bad), "-o", str(tmp_path / "bad.onnx")]) == 2
     assert not marker.exists() and not (tmp_path / "bad.onnx").exists()
     assert load_checkpoint(out / "best.pt")["epoch"] >= 1  # a genuine checkpoint still loads
+
+
+def test_model_card_names_the_data_device_and_evaluations(trained, tmp_path):
+    import json
+    root, out, cfg, _ = trained
+    emotion = {"meta": {"command": "expnet evaluate emotion X"},
+               "results": {"ckplus48-peak": {"expnet": {"1.0": {"accuracy": 0.823}, "0.2": {"accuracy": 0.633}}}}}
+    pose = {"meta": {"command": "expnet evaluate pose F"},
+            "scores": [{"method": "expnet", "boxes": "gt", "images": 16, "found": 16,
+                        "mae": {"yaw": 3.0, "pitch": 5.0, "roll": 2.0, "mean": 3.33},
+                        "mae_by_yaw": {"0-30": {"mean": 2.5}, "60-90": {"mean": 9.5}}}]}
+    (tmp_path / "e.json").write_text(json.dumps(emotion))
+    (tmp_path / "p.json").write_text(json.dumps(pose))
+    model = tmp_path / "m" / "model.onnx"
+    model.parent.mkdir()
+    assert main(["export", str(out / "best.pt"), "-o", str(model), "--card", "--evaluation", str(tmp_path / "e.json"),
+                 "--pose-evaluation", str(tmp_path / "p.json")]) == 0
+    card = (model.parent / "MODEL_CARD.md").read_text()
+    labels = cfg["labels"][0]
+    assert f"`{labels}` (6 fitted rows)" in card and "device `cpu`" in card
+    assert "| ckplus48-peak | expnet | 82.3 | 63.3 |" in card
+    assert "| expnet | gt | 16/16 | 3.0 | 5.0 | 2.0 | 3.3 | 2.5 | 9.5 |" in card
+    assert (model.parent / "training_log.csv").exists()
