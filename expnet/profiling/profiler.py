@@ -98,8 +98,8 @@ class FaceProfiler:
         view : View
             Target angles, degrees.
         pad : float
-            Widen the canvas by this fraction of the image on every side (black, as the training crops are padded): room
-            for the turned head and its background when the face fills the image.
+            Widen the canvas by this fraction of the image on every side (black, as training crops
+            are padded): room for the turned head and its background when the face fills the image.
 
         Returns
         -------
