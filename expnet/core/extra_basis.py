@@ -149,11 +149,15 @@ def extended_face_model(model: FaceModel, extra: ExtraComponents, cache: str | o
     """The full face model with the extra components' dense extension after its own expression
     components: meshes, renders and exports of 10 + K coefficients.
 
-    The dense extension is computed once per set of components (a few seconds) and cached as
-    ``extra-dense-<version>.npy`` in ``cache`` (default: expnet's cache folder).
+    The dense extension is computed once per set of components and mesh (a few seconds) and
+    cached as ``extra-dense-<version>-<mesh>.npy`` in ``cache`` (default: expnet's cache folder):
+    the interpolation runs on the mesh's edges, so another triangulation is another extension.
     """
+    import hashlib
+
     from expnet.core.registry import cache_dir
-    path = Path(cache or cache_dir()) / f"extra-dense-{extra.version}.npy"
+    mesh = hashlib.sha1(np.ascontiguousarray(model.triangles).tobytes()).hexdigest()[:8]
+    path = Path(cache or cache_dir()) / f"extra-dense-{extra.version}-{mesh}.npy"
     dense = None
     if path.exists():
         dense = np.load(path)

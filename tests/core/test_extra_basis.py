@@ -33,9 +33,16 @@ def test_the_dense_components_pass_through_the_landmarks_and_keep_the_rim_still(
     assert np.abs(dense[rim_vertices(model.triangles)]).max() == 0
     assert np.abs(dense).max() <= np.abs(extra.basis).max() * 1.5      # smooth: no overshoot far past the handles
     np.testing.assert_array_equal(big.expression_basis[..., :model.n_expression], model.expression_basis)
-    assert (cache / f"extra-dense-{extra.version}.npy").exists()      # computed once, then read
+    made = list(cache.glob(f"extra-dense-{extra.version}-*.npy"))
+    assert len(made) == 1      # computed once per components and mesh, then read
     again = extended_face_model(model, extra, cache)
     np.testing.assert_array_equal(again.expression_basis, big.expression_basis)
+    # another triangulation is another extension (the interpolation runs on the mesh's edges)
+    import copy
+    remeshed = copy.copy(model)
+    remeshed.__dict__["triangles"] = model.triangles[::-1].copy()
+    extended_face_model(remeshed, extra, cache)
+    assert len(list(cache.glob(f"extra-dense-{extra.version}-*.npy"))) == 2
 
 
 def test_a_face_with_large_extra_coefficients_exports_as_a_clean_mesh(model, extended, tmp_path):
