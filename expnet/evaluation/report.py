@@ -89,9 +89,11 @@ def write_report(out: Path, results: dict[str, dict[str, dict[float, EmotionScor
             if method != "majority":
                 png = out / f"confusion-{dataset}-{method.replace(':', '_')}.png"
                 plot_confusion(top, f"{dataset}: {method} (scale 1.0)", png)
-        png = out / f"accuracy-vs-scale-{dataset}.png"
-        plot_scales(by_method, f"{dataset}: accuracy vs. scale", png)
-        lines += ["", f"![accuracy vs scale]({png.name})", ""]
+        lines.append("")
+        if len(scales) > 1:  # one scale: nothing to plot against
+            png = out / f"accuracy-vs-scale-{dataset}.png"
+            plot_scales(by_method, f"{dataset}: accuracy vs. scale", png)
+            lines += [f"![accuracy vs scale]({png.name})", ""]
         lines += [f"![{m}](confusion-{dataset}-{m.replace(':', '_')}.png)" for m in by_method if m != "majority"]
         lines.append("")
     lines += _yaw_section(results, out)
