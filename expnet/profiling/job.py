@@ -51,6 +51,15 @@ class ProfileSettings:
     max_residual: float = 0.15
     seed: int = 0
 
+    def __post_init__(self):
+        if self.yaws is not None and (not self.yaws or any(abs(y) > 90 for y in self.yaws)):
+            raise ValueError(f"yaws must be one or more angles within +-90 degrees, got {self.yaws}")
+        if self.views < 1 or not 0 < self.max_yaw <= 90 or not 0 <= self.max_pitch <= 90 or self.pad < 0:
+            raise ValueError("views must be at least 1, max_yaw within (0, 90], max_pitch within [0, 90] "
+                             f"and pad not negative; got {self.views}, {self.max_yaw}, {self.max_pitch}, {self.pad}")
+        if self.crop is not None and self.crop < 16:
+            raise ValueError(f"crop must be at least 16 pixels, got {self.crop}")
+
     def plan(self, row: dict) -> list[View]:
         """The views of one label row."""
         p = row["pose"]

@@ -30,9 +30,8 @@ def visible_vertices(image_vertices: np.ndarray, fragments: Visible, normals_z: 
     """
     h, w = size
     v = np.asarray(image_vertices, dtype=np.float32)
-    vis = fragments
     zbuf = np.full(h * w, -np.inf, np.float32)
-    np.maximum.at(zbuf, vis.pixel, vis.depth)
+    np.maximum.at(zbuf, fragments.pixel, fragments.depth)
     x, y = np.rint(v[:, 0]).astype(np.int64), np.rint(v[:, 1]).astype(np.int64)
     inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
     slack = tolerance * float(np.ptp(v[:, 0]))

@@ -132,6 +132,13 @@ def test_profile_job_resumes_reports_bad_images_and_makes_a_contact_sheet(profil
         profile_labels([labels], out, ProfileSettings(views=3), workers=1, progress=False)
 
 
+@pytest.mark.parametrize("bad", [{"views": 0}, {"yaws": (0.0, 120.0)}, {"yaws": ()}, {"max_yaw": 0.0},
+                                 {"pad": -0.1}, {"crop": 8}])
+def test_settings_are_checked(bad):
+    with pytest.raises(ValueError):
+        ProfileSettings(**bad)
+
+
 def test_fixed_yaws_with_crops_make_one_emotion_set_per_yaw(profiler, rng, tmp_path):
     root = tmp_path / "lfw" / "images"
     root.mkdir(parents=True)
