@@ -19,7 +19,7 @@ ALLOWED = {
     "profiling": {"core", "render"},
     "teacher": {"core"},
     "training": {"core", "inference", "teacher", "splits"},
-    "evaluation": {"core", "inference", "render", "teacher", "splits", "profiling"},
+    "evaluation": {"core", "inference", "render", "teacher", "splits"},
     "bench": {"core", "inference", "render", "teacher", "splits", "cluster"},
     "cluster": {"core", "inference", "teacher"},
     "splits": set(),
