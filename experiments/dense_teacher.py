@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from teacher_ceiling import accuracy, procrustes
+from teacher_ceiling import accuracy, print_table, procrustes
 
 from expnet.core.detection import FaceBox
 from expnet.core.facemodel import FaceModel, LinearModel
@@ -119,10 +119,7 @@ def main() -> None:
         }
         for label, feats in result.items():
             rows.setdefault(label, []).append(accuracy(data, feats))
-    print("| features (full size, same boxes) | FER-2013 validation | CK+48 peak |")
-    print("|---|---|---|")
-    for label, accs in rows.items():
-        print(f"| {label} | " + " | ".join(f"{a:.1f}" for a in accs) + " |")
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,11 @@ def main() -> None:
                 result[f"ExpNet, {label}"] = network(net, grays, cal)[0]
         for label, feats in result.items():
             rows.setdefault(label, []).append(accuracy(data, feats))
+    print_table(rows)
+
+
+def print_table(rows: dict[str, list[float]]) -> None:
+    """The results table (markdown) on stdout: one row per feature set, FER-2013 then CK+48."""
     print("| features (full size, same boxes) | FER-2013 validation | CK+48 peak |")
     print("|---|---|---|")
     for label, accs in rows.items():

@@ -25,6 +25,7 @@ from expnet.core.detection import box_from_landmarks
 from expnet.core.facemodel import FaceModel
 from expnet.core.images import ImageError, load_image
 from expnet.core.pose import Pose
+from expnet.core.sidefile import open_side_file, read_side_file
 from expnet.core.summary import JobSummary
 from expnet.profiling.profiler import FaceProfiler, ProfiledFace, View
 
@@ -197,16 +198,9 @@ def profile_labels(label_files: list[str | os.PathLike], out_dir: str | os.PathL
     todo = [r for r in rows if r["image"] not in done]
     summary = JobSummary("profile")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    if not side.exists():
-        side.write_text(json.dumps({"settings": asdict(settings)}) + "\n")
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     bar = tqdm(total=len(todo), desc="profile", unit="face", disable=not progress or not todo)
-    with open(side, "a+") as out:
-        out.seek(0, os.SEEK_END)
-        if out.tell():  # an interrupted write may have left half a line: end it
-            out.seek(out.tell() - 1)
-            if out.read(1) != "\n":
-                out.write("\n")
+    with open_side_file(side, asdict(settings)) as out:
         for made in _map(todo, out_dir, settings, workers):
             out.write(json.dumps({"source": made[0]["profiled_from"], "rows": made}) + "\n")
             out.flush()
@@ -233,22 +227,4 @@ def _map(todo: list[dict], out_dir: Path, settings: ProfileSettings, workers: in
 
 def _read_progress(path: Path, settings: dict) -> dict[str, list[dict]]:
     """Views made by an earlier run with the same settings, by source image."""
-    done: dict[str, list[dict]] = {}
-    if not path.exists():
-        return done
-    with open(path) as fh:
-        try:
-            saved = json.loads(fh.readline()).get("settings")
-        except (json.JSONDecodeError, AttributeError):
-            saved = None
-        saved = saved and {**saved, "yaws": tuple(saved["yaws"]) if saved.get("yaws") else saved.get("yaws")}
-        if saved != settings:
-            raise ValueError(f"{path} holds views made with other settings ({saved}, now {settings}); "
-                             "delete the folder to start afresh, or run with the same settings to resume")
-        for line in fh:
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by an interruption: that face is profiled again
-            done[item["source"]] = item["rows"]
-    return done
+    return {item["source"]: item["rows"] for item in read_side_file(path, settings)}

@@ -30,6 +30,7 @@ from expnet.core.facemodel import FaceModel
 from expnet.core.ibug68 import N_LANDMARKS
 from expnet.core.images import ImageError, load_image, to_gray
 from expnet.core.pose import Pose
+from expnet.core.sidefile import open_side_file, read_side_file
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 
 STATUS_OK = "ok"
@@ -161,23 +162,12 @@ def identity_from_rule(pattern: str):
 def _read_observations(path: Path, settings: dict) -> dict[str, Observation]:
     """Observations saved by an earlier (possibly interrupted) run with the same settings."""
     done: dict[str, Observation] = {}
-    if not path.exists():
-        return done
-    with open(path) as fh:
-        header = fh.readline()
+    for item in read_side_file(path, settings):
         try:
-            saved = json.loads(header).get("settings")
-        except (json.JSONDecodeError, AttributeError):
-            saved = None
-        if saved != settings:
-            raise ValueError(f"{path} holds results made with other settings ({saved}, now {settings}); "
-                             "delete it to start afresh, or run with the same settings to resume")
-        for line in fh:
-            try:
-                obs = Observation(**json.loads(line))
-            except (json.JSONDecodeError, TypeError):
-                continue  # a line cut short by an interruption: that image is observed again
-            done[obs.image] = obs
+            obs = Observation(**item)
+        except TypeError:
+            continue  # not an observation of this version: observed again
+        done[obs.image] = obs
     return done
 
 
@@ -207,17 +197,9 @@ class LabelPipeline:
         todo = [p for p in dict.fromkeys(paths) if p not in done]
         start = time.perf_counter()
         if todo:
-            side_file.parent.mkdir(parents=True, exist_ok=True)
-            if not side_file.exists():
-                side_file.write_text(json.dumps({"settings": settings}) + "\n")
             bar = tqdm(total=len(todo), desc="landmarks", unit="img", disable=not progress,
                        smoothing=0.05)
-            with open(side_file, "a+") as out:
-                out.seek(0, os.SEEK_END)
-                if out.tell():  # an interrupted write may have left half a line: end it
-                    out.seek(out.tell() - 1)
-                    if out.read(1) != "\n":
-                        out.write("\n")
+            with open_side_file(side_file, settings) as out:
                 for obs in self._run(todo):
                     out.write(json.dumps(asdict(obs)) + "\n")
                     out.flush()
