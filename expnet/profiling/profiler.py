@@ -77,6 +77,7 @@ class FaceProfiler:
         mean = model.vertices()
         tri = np.asarray(model.triangles, dtype=np.int64)
         self._corners = np.ascontiguousarray(tri[face_region(mean, model.landmark_indices)[tri].all(1)].T)
+        self._face_vertices = np.unique(self._corners)  # the rendered region's vertices
         self.mirror = mirror_vertices(mean)
         width = float(np.ptp(mean[:, 0]))
         self.centre = np.array([0.5 * (mean[:, 0].min() + mean[:, 0].max()),
@@ -146,7 +147,7 @@ class FaceProfiler:
         h, w = rgb.shape[:2]
         mask = np.zeros(h * w, np.uint8)
         mask[old_pixels] = 255
-        face_w = float(np.ptp(old[np.unique(self._corners), 0]))
+        face_w = float(np.ptp(old[self._face_vertices, 0]))
         grow = max(3, int(round(0.04 * face_w)))
         mask = cv2.dilate(mask.reshape(h, w), np.ones((grow, grow), np.uint8))
         clean = _fill(rgb, mask)
@@ -175,7 +176,7 @@ class FaceProfiler:
                                  np.c_[hi_x - t * (hi_x - lo_x), np.full_like(t, hi_y)],
                                  np.c_[np.full_like(t, lo_x), hi_y - t * (hi_y - lo_y)]])
         centre = pose.project(self.centre[None])[0]
-        face = old[np.unique(self._corners)]
+        face = old[self._face_vertices]
         radius = 0.5 * max(float(np.ptp(face[:, 0])), float(np.ptp(face[:, 1])))
         angle = np.linspace(0.0, 2 * np.pi, _RING, endpoint=False)
         circle = np.c_[np.cos(angle), np.sin(angle)]
