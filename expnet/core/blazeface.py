@@ -1,4 +1,4 @@
-"""BlazeFace detector backends: MediaPipe's models over a pyramid of tiles, with a second look at
+"""BlazeFace detector backends: MediaPipe's models over a pyramid of whole-image passes, with a second look at
 unsure faces (the models themselves are in :mod:`expnet.core.mediapipe`)."""
 
 from __future__ import annotations
@@ -6,23 +6,25 @@ from __future__ import annotations
 import numpy as np
 
 from expnet.core.detection import Detector
+from expnet.core.mediapipe import BlazeFace, RawDetections, box_iou, weighted_nms
 
 
 class BlazeFaceDetector(Detector):
-    """MediaPipe's BlazeFace (short-range, 128 px input) over a pyramid of tiles.
+    """MediaPipe's BlazeFace (short-range, 128 px input) over a pyramid of whole-image passes.
 
-    One letterboxed pass over the whole image finds faces down to ``min_model_px / scale``; when
-    faces down to ``min_face`` pixels are asked for and the whole pass cannot see them, the image
-    is also cut into overlapping square tiles at the scale where a ``min_face`` face is
-    ``min_model_px`` wide in the model's input (overlap: the smallest face the whole pass finds,
-    so that no face falls between the two). Detections cut by a tile's inner edge are dropped
-    (their whole face is in a neighbouring tile or the whole pass) and the rest merged by
-    MediaPipe's weighted non-maximum suppression. ``max_tiles`` bounds the work on huge images
-    (the smallest face found then grows). Score: the face probability.
+    The first pass letterboxes the whole image into the model's square and finds faces down to
+    ``min_model_px / scale``. When faces down to ``min_face`` pixels are asked for and that pass
+    cannot see them, finer passes follow, each ``level_ratio`` times the previous scale, down to
+    the scale where a ``min_face`` face is ``min_model_px`` wide in the model's input. The
+    short-range graph is fully convolutional, so a finer pass runs on the whole image at once: no
+    tiles, no faces cut by tile edges, no input pixel seen twice. ``max_pixels`` bounds the finest
+    pass on huge images (the smallest face found then grows). Detections of all passes are merged
+    by MediaPipe's weighted non-maximum suppression. Score: the face probability.
     """
 
     name = "blazeface"
     uses_color = True       # scores on colour faces are clearly higher than on their grey copies
+    releases_gil = True     # LiteRT and OpenCV release it: two threads detect at twice the rate
     default_min_score = 0.6
     candidate_score = 0.3   # the first look keeps candidates down to this ...
     sure_score = 0.75       # ... and those below this are decided by a second look
@@ -30,52 +32,46 @@ class BlazeFaceDetector(Detector):
     crop_side = 256         # images up to this long side get the margin
     model = "short"
     min_side = 32
-    # Face width (px in the model's input) the tiles aim for: `expnet bench min-face --data
+    # Face width (px in the model's input) the finest pass aims for: `expnet bench min-face --data
     # ../shared/data` (reports/benchmarks/min-face.json) found 24 of 25 lfw-expressions faces at
     # 14 px with the short-range model and all at 16.
     min_model_px = 14
+    # The largest face one pass finds: the same benchmark on a 256 px input
+    # (`short_range_reach_found_by_width_px`) found 24 of 25 at 80 px, 22 at 96, 18 at 112. Larger boxes
+    # of a finer pass are dropped (false faces there are large boxes; a coarser pass sees such a
+    # face well), and so are boxes below min_model_px of a coarser pass (the finer one sees them).
+    max_model_px = 96
+    # Scale step between passes: below 80 / min_model_px (5.7), so that their reaches overlap.
+    level_ratio = 4.0
 
-    def __init__(self, min_face: float = 40.0, max_tiles: int = 48, threads: int = 1, **kw):
+    def __init__(self, min_face: float = 40.0, max_pixels: int = 786_432, threads: int = 1, **kw):
         super().__init__(**kw)
-        from expnet.core.mediapipe import BlazeFace
-        if not min_face > 0 or max_tiles < 1:
-            raise ValueError(f"min_face must be positive and max_tiles at least 1; got {min_face}, {max_tiles}")
-        self.min_face, self.max_tiles = float(min_face), int(max_tiles)
+        if not min_face > 0 or max_pixels < 16_384:
+            raise ValueError(f"min_face must be positive and max_pixels at least 16384 (one 128 px input); "
+                             f"got {min_face}, {max_pixels}")
+        self.min_face, self.max_pixels = float(min_face), int(max_pixels)
         self._net = BlazeFace(self.model, threads)
 
-    def tiles(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
-        """The tiles (x0, y0, x1, y1) searched besides the whole image (none when it suffices)."""
-        size = self._net.spec.input_size
-        seen = self.min_model_px * max(width, height) / size  # smallest face of the whole pass
-        if seen <= self.min_face * 1.25:
-            return []
-        side = size * self.min_face / self.min_model_px
-        while True:
-            overlap = min(seen, side / 2)
-            nx = max(1, int(np.ceil((width - overlap) / (side - overlap))))
-            ny = max(1, int(np.ceil((height - overlap) / (side - overlap))))
-            if nx * ny <= self.max_tiles:
-                break
-            side *= 1.25
-        xs = np.linspace(0, max(width - side, 0), nx).round().astype(int)
-        ys = np.linspace(0, max(height - side, 0), ny).round().astype(int)
-        t = int(round(side))
-        return [(x, y, min(x + t, width), min(y + t, height)) for y in ys for x in xs]
+    def scales(self, width: int, height: int) -> list[float]:
+        """Input pixels per image pixel of each pass, coarsest (the letterboxed whole image) first."""
+        whole = self._net.spec.input_size / max(width, height)
+        if not self._net.spec.resizable:
+            return [whole]
+        finest = min(self.min_model_px / self.min_face, float(np.sqrt(self.max_pixels / (width * height))))
+        if finest <= whole * 1.25:
+            return [whole]
+        n = int(np.ceil(np.log(finest / whole) / np.log(self.level_ratio)))
+        return [whole * (finest / whole) ** (k / n) for k in range(n + 1)]
 
     def _detect(self, gray):
-        from expnet.core.mediapipe import RawDetections, weighted_nms
         h, w = gray.shape[:2]
-        found = [self._whole(gray)]
-        for x0, y0, x1, y1 in self.tiles(w, h):
-            d = self._net.detect(gray[y0:y1, x0:x1], self.candidate_score)
-            d.boxes += [x0, y0, x0, y0]
-            d.keypoints += [x0, y0]
-            # a box that reaches an inner edge of the tile shows part of a face: drop it
-            inner = np.array([x0 > 0, y0 > 0, x1 < w, y1 < h])
-            margin = 0.02 * (x1 - x0)
-            cut = ((d.boxes[:, :2] < np.array([x0, y0]) + margin) & inner[:2]).any(1) | (
-                (d.boxes[:, 2:] > np.array([x1, y1]) - margin) & inner[2:]).any(1)
-            found.append(RawDetections(d.boxes[~cut], d.scores[~cut], d.keypoints[~cut]))
+        scales = self.scales(w, h)
+        found = []
+        for k, scale in enumerate(scales):
+            d = self._whole(gray) if k == 0 else self._net.detect(gray, self.candidate_score, scale)
+            side = scale * np.maximum(d.boxes[:, 2] - d.boxes[:, 0], d.boxes[:, 3] - d.boxes[:, 1])
+            keep = ((side <= self.max_model_px) | (k == 0)) & ((side >= self.min_model_px) | (k == len(scales) - 1))
+            found.append(RawDetections(d.boxes[keep], d.scores[keep], d.keypoints[keep]))
         merged = weighted_nms(RawDetections(np.concatenate([d.boxes for d in found]),
                                             np.concatenate([d.scores for d in found]),
                                             np.concatenate([d.keypoints for d in found])))
@@ -100,9 +96,9 @@ class BlazeFaceDetector(Detector):
 
     def _verify(self, gray, box) -> float:
         """The candidate's score when the model looks again at it alone, at the scale it finds
-        faces best (the face half the input's width): false candidates of a low-resolution tile
-        rarely survive this, true faces gain."""
-        from expnet.core.mediapipe import box_iou
+        faces best (the face half the input's width), averaged with its mirror image's: false
+        candidates of a low-resolution pass rarely survive this, true faces gain. (The mirror took
+        false faces on `expnet bench detectors`' faceless images from 2 to 0 per 100.)"""
         centre, side = (box[:2] + box[2:]) / 2, 2.0 * max(box[2] - box[0], box[3] - box[1])
         x0, y0 = np.floor(centre - side / 2).astype(int)
         s = int(np.ceil(side))
@@ -112,21 +108,25 @@ class BlazeFaceDetector(Detector):
         if sx1 <= sx0 or sy1 <= sy0:
             return 0.0
         region[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = gray[sy0:sy1, sx0:sx1]
-        d = self._net.detect(region, 0.0)
-        if not len(d.scores):
-            return 0.0
-        overlap = box_iou(np.asarray(box, dtype=np.float64) - [x0, y0, x0, y0], d.boxes)
-        return float(d.scores[overlap > 0.3].max()) if (overlap > 0.3).any() else 0.0
+        local = np.asarray(box, dtype=np.float64) - [x0, y0, x0, y0]
+        mirrored = np.array([s - local[2], local[1], s - local[0], local[3]])
+        scores = []
+        for view, b in ((region, local), (np.ascontiguousarray(region[:, ::-1]), mirrored)):
+            d = self._net.detect(view, 0.0)
+            overlap = box_iou(b, d.boxes) if len(d.scores) else np.zeros(0)
+            scores.append(float(d.scores[overlap > 0.3].max()) if (overlap > 0.3).any() else 0.0)
+        return float(np.mean(scores))
 
 
 def _drop_contained(found: list[tuple[np.ndarray, float]], limit: float = 0.5) -> list[tuple[tuple, float]]:
-    """Drop a box that lies mostly (``limit`` of its area) inside a larger kept box: a tile's
-    view of part of a face (an eye region) that the overlap test of the NMS lets through."""
+    """Drop a box that lies mostly (``limit`` of its area) inside a larger, surer kept box: a fine
+    pass' view of part of a face (an eye region) that the overlap test of the NMS lets through. A
+    surer face inside a doubtful large box stays (a coarse pass' false box can cover real faces)."""
     kept: list[tuple[np.ndarray, float]] = []
     for box, score in sorted(found, key=lambda bs: -(bs[0][2] - bs[0][0]) * (bs[0][3] - bs[0][1])):
         area = (box[2] - box[0]) * (box[3] - box[1])
         inside = [np.prod(np.clip(np.minimum(box[2:], k[2:]) - np.maximum(box[:2], k[:2]), 0, None)) / area
-                  for k, _ in kept]
+                  for k, s in kept if s >= score]
         if max(inside, default=0.0) < limit:
             kept.append((box, score))
     return [(tuple(b), s) for b, s in kept]

@@ -115,6 +115,7 @@ class Detector:
 
     name = "base"
     uses_color = False      # True: the backend looks at RGB when it is given
+    releases_gil = False    # True: its work runs outside Python's lock (threads can share a core's work)
     min_side = 0            # images smaller than this are upscaled before detection
     max_side = 0            # images larger than this are detected on a downscaled copy (bounded work)
     default_min_score = 0.0
@@ -192,6 +193,7 @@ class DlibCnnDetector(Detector):
 
 class HaarDetector(Detector):
     name = "opencv-haar"
+    releases_gil = True
     min_side = 120
     max_side = 2400
 
@@ -223,6 +225,7 @@ class WholeImageDetector(Detector):
     """For inputs that are already face crops: the face box is the whole image."""
 
     name = "none"
+    releases_gil = True
 
     def _detect(self, gray):
         h, w = gray.shape[:2]

@@ -21,6 +21,22 @@ BACKENDS: dict[str, type[Detector]] = {
 ALIASES = {"auto": "dlib-hog,dlib-cnn"}
 
 
+def backend_names(spec: str) -> list[str]:
+    """The backends of a detector spec (a name, an alias or a comma-separated chain), in order."""
+    names = [n.strip() for n in ALIASES.get(spec, spec).split(",") if n.strip()]
+    unknown = [n for n in names if n not in BACKENDS]
+    if not names or unknown:
+        raise ValueError(f"unknown detector {spec!r}; choose from {sorted(BACKENDS) + sorted(ALIASES)} "
+                         "or a comma-separated chain")
+    return names
+
+
+def releases_gil(spec: str) -> bool:
+    """Whether every backend of ``spec`` works outside Python's lock (threads then detect in
+    parallel; dlib's backends need processes)."""
+    return all(BACKENDS[n].releases_gil for n in backend_names(spec))
+
+
 class DetectorChain:
     """Runs backends in order until one finds a face.
 
@@ -35,11 +51,7 @@ class DetectorChain:
     """
 
     def __init__(self, spec: str = "auto", min_score: float | None = None, min_face: float | None = None):
-        names = [n.strip() for n in ALIASES.get(spec, spec).split(",") if n.strip()]
-        unknown = [n for n in names if n not in BACKENDS]
-        if not names or unknown:
-            raise ValueError(f"unknown detector {spec!r}; choose from {sorted(BACKENDS) + sorted(ALIASES)} "
-                             "or a comma-separated chain")
+        names = backend_names(spec)
         self.spec = spec
         self.backends = []
         for n in names:
@@ -52,6 +64,10 @@ class DetectorChain:
     @property
     def uses_color(self) -> bool:
         return any(b.uses_color for b in self.backends)
+
+    @property
+    def releases_gil(self) -> bool:
+        return releases_gil(self.spec)
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """The boxes of the first backend that finds a face (see :meth:`Detector.detect`)."""

@@ -53,8 +53,11 @@ def model_path(name: str) -> Path:
 
 
 class TFLiteModel:
-    """One LiteRT interpreter on one thread; calls are serialised (an interpreter is not
-    re-entrant), so a model object can be shared by threads."""
+    """A LiteRT model on one thread; calls are serialised (an interpreter is not re-entrant), so a
+    model object can be shared by threads. Graphs that take other input sizes get one interpreter
+    per size (resizing one costs about as much as a pass), the last few kept."""
+
+    kept_sizes = 6
 
     def __init__(self, name: str, threads: int = 1):
         try:
@@ -62,50 +65,69 @@ class TFLiteModel:
         except ImportError as exc:
             raise MediaPipeUnavailableError("the MediaPipe models need Google's LiteRT runtime: "
                                             "pip install ai-edge-litert") from exc
-        self.interpreter = Interpreter(model_path=str(model_path(name)), num_threads=threads)
+        self._make = lambda: Interpreter(model_path=str(model_path(name)), num_threads=threads)
+        self.interpreter = self._make()
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
-        self._outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["index"])
         self.size = int(self._input["shape"][1])
+        self._by_shape = {tuple(int(v) for v in self._input["shape"][1:]): self.interpreter}
         self._lock = threading.Lock()
 
+    def _for_shape(self, shape: tuple[int, ...]):
+        interpreter = self._by_shape.pop(shape, None)
+        if interpreter is None:
+            interpreter = self._make()
+            interpreter.resize_tensor_input(self._input["index"], [1, *shape])
+            interpreter.allocate_tensors()
+            if len(self._by_shape) >= self.kept_sizes:
+                self._by_shape.pop(next(iter(self._by_shape)))
+        self._by_shape[shape] = interpreter  # most recently used last
+        return interpreter
+
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        """Outputs for one (S, S, 3) float32 input."""
+        """Outputs for one (H, W, 3) float32 input (the model's own size, or any other its graph
+        takes)."""
         with self._lock:
-            self.interpreter.set_tensor(self._input["index"], x[None].astype(np.float32, copy=False))
-            self.interpreter.invoke()
-            return [self.interpreter.get_tensor(d["index"])[0].copy() for d in self._outputs]
+            interpreter = self._for_shape(tuple(int(v) for v in x.shape))
+            interpreter.set_tensor(self._input["index"], x[None].astype(np.float32, copy=False))
+            interpreter.invoke()
+            outputs = sorted(interpreter.get_output_details(), key=lambda d: d["index"])
+            return [interpreter.get_tensor(d["index"])[0].copy() for d in outputs]
 
 
 @dataclass(frozen=True)
 class AnchorSpec:
     """MediaPipe's SSD anchor layout: per stride, ``per_cell`` anchors at each cell centre (the
-    face models use unit-size anchors)."""
+    face models use unit-size anchors). ``resizable``: the graph also runs on other input sizes
+    (multiples of the largest stride), its outputs then covering the larger grid row by row."""
 
     input_size: int
     strides: tuple[int, ...]
     per_cell: tuple[int, ...]
+    resizable: bool = False
 
-    def anchors(self) -> np.ndarray:
-        """(A, 2) anchor centres in [0, 1]."""
+    def anchors(self, height: int | None = None, width: int | None = None) -> np.ndarray:
+        """(A, 2) anchor centres in input pixels, for an input of ``height`` x ``width`` (default:
+        the model's own square)."""
+        height, width = height or self.input_size, width or self.input_size
         out = []
         for stride, count in zip(self.strides, self.per_cell):
-            n = int(np.ceil(self.input_size / stride))
-            y, x = np.mgrid[0:n, 0:n]
-            centres = np.stack([(x + 0.5) / n, (y + 0.5) / n], -1).reshape(-1, 1, 2)
+            y, x = np.mgrid[0:int(np.ceil(height / stride)), 0:int(np.ceil(width / stride))]
+            centres = np.stack([(x + 0.5) * stride, (y + 0.5) * stride], -1).reshape(-1, 1, 2)
             out.append(np.repeat(centres, count, axis=1).reshape(-1, 2))
-        return np.concatenate(out)
+        return np.concatenate(out).astype(np.float64)
 
 
 # The layouts of the two detector graphs (MediaPipe's face_detection_*_range.pbtxt): the short-range
 # model merges its four 8/16/16/16 layers into 2 anchors per cell at stride 8 and 6 at stride 16.
-SHORT_RANGE = AnchorSpec(128, (8, 16), (2, 6))
+# Only the short-range graph takes other input sizes (LiteRT refuses to resize the full-range one).
+SHORT_RANGE = AnchorSpec(128, (8, 16), (2, 6), resizable=True)
 FULL_RANGE = AnchorSpec(192, (4,), (1,))
 
 
-@lru_cache(maxsize=4)
-def _anchors(spec: AnchorSpec) -> np.ndarray:
-    return spec.anchors()
+@lru_cache(maxsize=16)
+def _anchors(spec: AnchorSpec, height: int, width: int) -> np.ndarray:
+    return spec.anchors(height, width)
 
 
 @dataclass
@@ -118,45 +140,80 @@ class RawDetections:
     keypoints: np.ndarray
 
 
-def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, float]:
-    """Fit ``image`` (H, W[, 3], uint8) into a size x size square, centred, black padding; returns
-    the [-1, 1] float RGB input and (scale, pad_x, pad_y) with input = scale * image + pad."""
+def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
+    """``image`` resized by about ``scale``; returns it and the exact x and y scales. Shrinking
+    averages whole blocks of pixels first (OpenCV's fast integral-area path: its general area
+    resampling costs 15x more), then interpolates the rest of the way (a factor above 0.5)."""
     import cv2
     h, w = image.shape[:2]
-    scale = size / max(h, w)
+    k = int(1 / scale) if scale <= 0.5 else 1
+    if k >= 2 and h >= k and w >= k:
+        image = cv2.resize(image[:h // k * k, :w // k * k], (w // k, h // k), interpolation=cv2.INTER_AREA)
+    else:
+        k = 1
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    if resized.ndim == 2:
-        resized = np.repeat(resized[..., None], 3, axis=2)
-    px, py = (size - nw) // 2, (size - nh) // 2
-    canvas = np.zeros((size, size, 3), np.float32)
-    canvas[py:py + nh, px:px + nw] = resized
-    return canvas / 127.5 - 1.0, scale, float(px), float(py)
+    if (nh, nw) != image.shape[:2]:
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if k > 1 or scale < 1 else cv2.INTER_LINEAR)
+    return image, nw / (w // k) / k, nh / (h // k) / k
+
+
+def _model_input(image: np.ndarray, shape: tuple[int, int], x: int = 0, y: int = 0) -> np.ndarray:
+    """``image`` (uint8, grey or RGB) at (x, y) of a black ``shape`` canvas, as the models' [-1, 1]
+    float RGB input."""
+    canvas = np.zeros((*shape, 3), np.float32)
+    h, w = image.shape[:2]
+    canvas[y:y + h, x:x + w] = image[..., None] if image.ndim == 2 else image
+    canvas *= 1 / 127.5
+    canvas -= 1.0
+    return canvas
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float], tuple[float, float]]:
+    """Fit ``image`` (H, W[, 3], uint8) into a size x size square, centred, black padding; returns
+    the [-1, 1] float RGB input, the (x, y) scales and the (x, y) padding: input = scale * image + pad."""
+    small, sx, sy = shrink(image, size / max(image.shape[:2]))
+    px, py = (size - small.shape[1]) // 2, (size - small.shape[0]) // 2
+    return _model_input(small, (size, size), px, py), (sx, sy), (float(px), float(py))
+
+
+def resized(image: np.ndarray, scale: float, multiple: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """``image`` (H, W[, 3], uint8) resized by ``scale`` and padded (black, bottom and right) to
+    multiples of ``multiple``: the [-1, 1] float RGB input of a resizable graph, and its (x, y) scales."""
+    small, sx, sy = shrink(image, scale)
+    h, w = small.shape[:2]
+    return _model_input(small, (-(-h // multiple) * multiple, -(-w // multiple) * multiple)), (sx, sy)
 
 
 class BlazeFace:
-    """One BlazeFace model on one image or tile: ``detect(image) -> RawDetections`` (before NMS)."""
+    """One BlazeFace model: ``detect(image) -> RawDetections`` (before NMS), letterboxed into the
+    model's square or, for the short-range graph, at any scale in one pass."""
 
     def __init__(self, model: str = "full", threads: int = 1):
         if model not in ("full", "short"):
             raise ValueError(f"BlazeFace model must be 'full' or 'short', got {model!r}")
         self.spec = FULL_RANGE if model == "full" else SHORT_RANGE
         self.net = TFLiteModel(f"face_detection_{model}_range.tflite", threads)
-        self.anchors = _anchors(self.spec)
 
-    def detect(self, image: np.ndarray, min_score: float) -> RawDetections:
-        x, scale, px, py = letterbox(image, self.spec.input_size)
+    def detect(self, image: np.ndarray, min_score: float, scale: float | None = None) -> RawDetections:
+        """Detections in ``image`` scored at least ``min_score``. ``scale`` (input pixels per image
+        pixel; resizable graphs only): the whole image at that scale in one pass, instead of
+        letterboxed into the model's square."""
+        if scale is None:
+            x, scales, pad = letterbox(image, self.spec.input_size)
+        elif not self.spec.resizable:
+            raise ValueError("this BlazeFace model takes its own input size only; use scale=None")
+        else:
+            (x, scales), pad = resized(image, scale, max(self.spec.strides)), (0.0, 0.0)
         regressors, logits = sorted(self.net(x), key=lambda a: -a.shape[-1])  # (A, 16), (A, 1)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0], -80, 80).astype(np.float64)))
         keep = scores >= min_score
-        reg, anchors = regressors[keep], self.anchors[keep] * self.spec.input_size
+        reg, anchors = regressors[keep], _anchors(self.spec, x.shape[0], x.shape[1])[keep]
         centre = reg[:, :2] + anchors
         half = reg[:, 2:4] / 2
         boxes = np.concatenate([centre - half, centre + half], axis=1)
         keypoints = reg[:, 4:16].reshape(-1, 6, 2) + anchors[:, None]
-        to_image = np.array([px, py])
-        boxes = (boxes - np.tile(to_image, 2)) / scale
-        keypoints = (keypoints - to_image) / scale
+        boxes = (boxes - np.tile(pad, 2)) / np.tile(scales, 2)
+        keypoints = (keypoints - np.array(pad)) / np.array(scales)
         return RawDetections(boxes, scores[keep], keypoints)
 
 

@@ -60,7 +60,7 @@ class ExpNet:
         default 0.6; dlib: the SVM margin, default 0).
     min_face : float, optional
         Smallest face width in pixels the BlazeFace detector searches for (default 40; smaller
-        costs more tiles on large images).
+        costs a finer pass over large images).
     """
 
     def __init__(self, model: str | os.PathLike | None = None, detector: str = DEFAULT_DETECTOR,
@@ -179,8 +179,9 @@ class ExpNet:
         """Images (paths or arrays, see :meth:`predict`) -> predictions, in order; faces of
         several images share a network batch.
 
-        ``workers > 1`` decodes, detects and crops in that many processes while this one runs the
-        network (detection dominates the time on full frames).
+        ``workers > 1`` decodes, detects and crops in that many threads (detectors that release
+        Python's lock, e.g. BlazeFace) or processes (dlib's) while this thread runs the network
+        (detection dominates the time on full frames).
         """
         if color not in COLOR_ORDERS:  # a caller's mistake, not a bad input: no row, an error
             raise ValueError(f"color must be one of {COLOR_ORDERS}, got {color!r}")
@@ -200,8 +201,11 @@ class ExpNet:
         yield from self._flush(pending)
 
     def _prepare_parallel(self, images, boxes, workers: int, color: str):
-        import multiprocessing as mp
         jobs = ((image, None if boxes is None else boxes[k], color) for k, image in enumerate(images))
+        if self.cropper.detector is None or self.cropper.detector.releases_gil:
+            yield from _threaded(jobs, workers, self.cropper.settings())
+            return
+        import multiprocessing as mp
         # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
         # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
         ctx = mp.get_context("forkserver")
@@ -223,6 +227,30 @@ class ExpNet:
             if p.prediction.error is None and not p.boxes:
                 p.prediction.error = "no face found"
             yield p.prediction
+
+
+def _threaded(jobs, workers: int, settings: tuple) -> Iterator[PreparedImage]:
+    """``FaceCropper(*settings).prepare(*job)`` for each job in ``workers`` threads, each with its
+    own cropper (a detector's interpreter serves one call at a time), results in order; at most a
+    few jobs per thread are in flight, so a long input list is never read ahead."""
+    import threading
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    local = threading.local()
+
+    def prepare(job) -> PreparedImage:
+        if not hasattr(local, "cropper"):
+            local.cropper = FaceCropper(*settings)
+        return local.cropper.prepare(*job)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="expnet-prepare") as pool:
+        pending: deque = deque()
+        for job in jobs:
+            pending.append(pool.submit(prepare, job))
+            if len(pending) >= 4 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 # Per worker process: its own detect-and-crop object (no onnxruntime session), built by the

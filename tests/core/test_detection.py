@@ -17,7 +17,25 @@ def _boxes(found):
 def test_anchor_layouts_match_the_models():
     assert len(SHORT_RANGE.anchors()) == 896 and len(FULL_RANGE.anchors()) == 2304
     a = SHORT_RANGE.anchors()
-    assert a.min() > 0 and a.max() < 1
+    assert a.min() == 4 and a.max() == 124  # cell centres in input pixels (stride 8 and 16)
+    # a larger input of the resizable graph: its outputs cover the larger grid row by row
+    wide = SHORT_RANGE.anchors(96, 160)
+    assert len(wide) == 12 * 20 * 2 + 6 * 10 * 6 and wide[:, 0].max() == 156 and wide[:, 1].max() == 92
+
+
+def test_a_pass_at_any_scale_finds_what_the_letterboxed_input_finds():
+    """The short-range graph is fully convolutional: the face found in the model's own 128 px
+    letterbox is found at the same place by one pass over a larger copy of the image."""
+    from expnet.core.mediapipe import BlazeFace, box_iou, weighted_nms
+    scene = group_scene([150], size=(480, 360), seed=1)
+    net = BlazeFace("short")
+    boxed = weighted_nms(net.detect(scene.image, 0.5))
+    for scale in (128 / 480, 0.4, 0.5):  # the face 40 to 75 px in the input: within one pass' reach
+        d = weighted_nms(net.detect(scene.image, 0.5, scale))
+        assert len(d.boxes) == 1 and box_iou(boxed.boxes[0], d.boxes)[0] > 0.6, (scale, d.boxes, boxed.boxes)
+        assert box_iou(scene.boxes[0], d.boxes)[0] > 0.3
+    with pytest.raises(ValueError, match="own input size"):
+        BlazeFace("full").detect(scene.image, 0.5, 0.5)
 
 
 def test_dlib_hog_finds_small_faces_beside_a_big_one():
@@ -39,12 +57,17 @@ def test_blazeface_finds_faces_of_every_size_in_a_group_photo():
     assert hits[0] == 4 and hits[1] == 4 and hits[2] >= 2, hits
 
 
-def test_blazeface_tiles_cover_the_image_and_only_when_needed():
+def test_blazeface_passes_reach_the_smallest_face_and_only_when_needed():
     det = BlazeFaceDetector(min_face=40)
-    assert det.tiles(450, 450) == []          # the whole-image pass already sees 40 px faces
-    tiles = np.array(det.tiles(1280, 720))
-    assert len(tiles) > 1 and tiles[:, 0].min() == 0 and tiles[:, 2].max() == 1280 and tiles[:, 3].max() == 720
-    assert len(BlazeFaceDetector(min_face=40, max_tiles=10).tiles(6000, 4000)) <= 10
+    assert det.scales(450, 450) == [128 / 450]    # the whole-image pass already sees 40 px faces
+    scales = det.scales(1280, 720)
+    assert scales[0] == 0.1 and scales[-1] == pytest.approx(14 / 40)  # a 40 px face is 14 px there
+    assert all(b / a <= det.level_ratio for a, b in zip(scales, scales[1:]))
+    huge = det.scales(6000, 4000)                  # bounded work: the finest pass' pixels
+    assert len(huge) >= 3 and 6000 * 4000 * huge[-1] ** 2 <= det.max_pixels * 1.0001
+    assert all(b / a <= det.level_ratio * 1.0001 for a, b in zip(huge, huge[1:]))
+    with pytest.raises(ValueError, match="max_pixels"):
+        BlazeFaceDetector(max_pixels=100)
 
 
 def test_few_false_faces_and_a_documented_threshold():

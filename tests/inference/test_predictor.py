@@ -117,11 +117,28 @@ def test_predict_resumes_an_interrupted_jsonl(onnx_model, tmp_path):
     assert not (tmp_path / "p.jsonl.partial").exists()
 
 
-def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path):
-    from expnet.inference.predictor import ExpNet
+@pytest.mark.parametrize("detector", ["blazeface", "dlib-hog"])
+def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path, detector, monkeypatch):
+    """Threads for BlazeFace (it releases Python's lock), processes for dlib: same rows, in order."""
+    import multiprocessing
+
+    from expnet.inference import predictor
     (tmp_path / "bad.jpg").write_bytes(b"")
-    inputs = [sample_path("takeo.ppm"), tmp_path / "bad.jpg", sample_path("takeo.ppm")]
-    net = ExpNet(onnx_model)
+    inputs = [sample_path("takeo.ppm"), tmp_path / "bad.jpg"] + [sample_path("einstein.jpg")] * 20
+    net = predictor.ExpNet(onnx_model, detector=detector)
     one = [r.to_dict() for r in net.predict_many(inputs)]
+    pools = []
+    real_threaded, real_context = predictor._threaded, multiprocessing.get_context
+
+    def spy_threaded(*a):
+        pools.append("threads")
+        return real_threaded(*a)
+
+    def spy_context(method=None):
+        pools.append("processes")
+        return real_context(method)
+    monkeypatch.setattr(predictor, "_threaded", spy_threaded)
+    monkeypatch.setattr(multiprocessing, "get_context", spy_context)
     two = [r.to_dict() for r in net.predict_many(inputs, workers=2)]
-    assert one == two and one[1]["error"] and one[0]["faces"]
+    assert one == two and one[1]["error"] and one[0]["faces"] and len(two) == 22
+    assert pools == ["threads" if detector == "blazeface" else "processes"]
