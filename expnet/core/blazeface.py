@@ -1,5 +1,5 @@
-"""BlazeFace detector backends: MediaPipe's models over a pyramid of whole-image passes, with a second look at
-unsure faces (the models themselves are in :mod:`expnet.core.mediapipe`)."""
+"""BlazeFace detector backends: MediaPipe's models over a pyramid of whole-image passes, with a
+second look at unsure faces (the models themselves are in :mod:`expnet.core.mediapipe`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ class BlazeFaceDetector(Detector):
     cannot see them, finer passes follow, each ``level_ratio`` times the previous scale, down to
     the scale where a ``min_face`` face is ``min_model_px`` wide in the model's input. The
     short-range graph is fully convolutional, so a finer pass runs on the whole image at once: no
-    tiles, no faces cut by tile edges, no input pixel seen twice. ``max_pixels`` bounds the finest
+    tiles, no faces cut by tile edges, no input pixel seen twice (the full-range graph takes its
+    own input size only: its finer passes are tiled). ``max_pixels`` bounds the finest
     pass on huge images (the smallest face found then grows). Detections of all passes are merged
     by MediaPipe's weighted non-maximum suppression. Score: the face probability.
     """
@@ -55,8 +56,6 @@ class BlazeFaceDetector(Detector):
     def scales(self, width: int, height: int) -> list[float]:
         """Input pixels per image pixel of each pass, coarsest (the letterboxed whole image) first."""
         whole = self._net.spec.input_size / max(width, height)
-        if not self._net.spec.resizable:
-            return [whole]
         finest = min(self.min_model_px / self.min_face, float(np.sqrt(self.max_pixels / (width * height))))
         if finest <= whole * 1.25:
             return [whole]
@@ -71,10 +70,8 @@ class BlazeFaceDetector(Detector):
             d = self._whole(gray) if k == 0 else self._net.detect(gray, self.candidate_score, scale)
             side = scale * np.maximum(d.boxes[:, 2] - d.boxes[:, 0], d.boxes[:, 3] - d.boxes[:, 1])
             keep = ((side <= self.max_model_px) | (k == 0)) & ((side >= self.min_model_px) | (k == len(scales) - 1))
-            found.append(RawDetections(d.boxes[keep], d.scores[keep], d.keypoints[keep]))
-        merged = weighted_nms(RawDetections(np.concatenate([d.boxes for d in found]),
-                                            np.concatenate([d.scores for d in found]),
-                                            np.concatenate([d.keypoints for d in found])))
+            found.append(d.select(keep))
+        merged = weighted_nms(RawDetections.concat(found))
         scored = [(b, self._score(gray, b, first)) for b, first in zip(merged.boxes, merged.scores)]
         return _drop_contained([(b, s) for b, s in scored if s >= self.min_score])
 

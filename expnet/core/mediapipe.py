@@ -139,6 +139,22 @@ class RawDetections:
     scores: np.ndarray
     keypoints: np.ndarray
 
+    def select(self, keep: np.ndarray) -> RawDetections:
+        return RawDetections(self.boxes[keep], self.scores[keep], self.keypoints[keep])
+
+    def mapped(self, scales, offset) -> RawDetections:
+        """Coordinates ``(input - offset) / scales`` (per axis x, y)."""
+        scales, offset = np.asarray(scales, dtype=np.float64), np.asarray(offset, dtype=np.float64)
+        return RawDetections((self.boxes - np.tile(offset, 2)) / np.tile(scales, 2), self.scores,
+                             (self.keypoints - offset) / scales)
+
+    @staticmethod
+    def concat(parts: list[RawDetections]) -> RawDetections:
+        if not parts:
+            return RawDetections(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 6, 2)))
+        return RawDetections(np.concatenate([d.boxes for d in parts]), np.concatenate([d.scores for d in parts]),
+                             np.concatenate([d.keypoints for d in parts]))
+
 
 def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
     """``image`` resized by about ``scale``; returns it and the exact x and y scales. Shrinking
@@ -176,17 +192,10 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, fl
     return _model_input(small, (size, size), px, py), (sx, sy), (float(px), float(py))
 
 
-def resized(image: np.ndarray, scale: float, multiple: int) -> tuple[np.ndarray, tuple[float, float]]:
-    """``image`` (H, W[, 3], uint8) resized by ``scale`` and padded (black, bottom and right) to
-    multiples of ``multiple``: the [-1, 1] float RGB input of a resizable graph, and its (x, y) scales."""
-    small, sx, sy = shrink(image, scale)
-    h, w = small.shape[:2]
-    return _model_input(small, (-(-h // multiple) * multiple, -(-w // multiple) * multiple)), (sx, sy)
-
-
 class BlazeFace:
     """One BlazeFace model: ``detect(image) -> RawDetections`` (before NMS), letterboxed into the
-    model's square or, for the short-range graph, at any scale in one pass."""
+    model's square or at any scale: in one pass for the short-range graph, in tiles for the
+    full-range one."""
 
     def __init__(self, model: str = "full", threads: int = 1):
         if model not in ("full", "short"):
@@ -195,26 +204,49 @@ class BlazeFace:
         self.net = TFLiteModel(f"face_detection_{model}_range.tflite", threads)
 
     def detect(self, image: np.ndarray, min_score: float, scale: float | None = None) -> RawDetections:
-        """Detections in ``image`` scored at least ``min_score``. ``scale`` (input pixels per image
-        pixel; resizable graphs only): the whole image at that scale in one pass, instead of
-        letterboxed into the model's square."""
+        """Detections in ``image`` (H, W[, 3], uint8) scored at least ``min_score``, in image
+        pixels. ``scale`` (input pixels per image pixel): the whole image at that scale, instead
+        of letterboxed into the model's square."""
         if scale is None:
             x, scales, pad = letterbox(image, self.spec.input_size)
-        elif not self.spec.resizable:
-            raise ValueError("this BlazeFace model takes its own input size only; use scale=None")
-        else:
-            (x, scales), pad = resized(image, scale, max(self.spec.strides)), (0.0, 0.0)
+            return self._run(x, min_score).mapped(scales, pad)
+        small, sx, sy = shrink(image, scale)
+        if self.spec.resizable:
+            m = max(self.spec.strides)
+            h, w = small.shape[:2]
+            x = _model_input(small, (-(-h // m) * m, -(-w // m) * m))  # padded to whole cells
+            return self._run(x, min_score).mapped((sx, sy), (0, 0))
+        return self._tiled(small, min_score).mapped((sx, sy), (0, 0))
+
+    def _run(self, x: np.ndarray, min_score: float) -> RawDetections:
+        """Decoded detections of one model input, in input pixels."""
         regressors, logits = sorted(self.net(x), key=lambda a: -a.shape[-1])  # (A, 16), (A, 1)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0], -80, 80).astype(np.float64)))
         keep = scores >= min_score
         reg, anchors = regressors[keep], _anchors(self.spec, x.shape[0], x.shape[1])[keep]
         centre = reg[:, :2] + anchors
         half = reg[:, 2:4] / 2
-        boxes = np.concatenate([centre - half, centre + half], axis=1)
         keypoints = reg[:, 4:16].reshape(-1, 6, 2) + anchors[:, None]
-        boxes = (boxes - np.tile(pad, 2)) / np.tile(scales, 2)
-        keypoints = (keypoints - np.array(pad)) / np.array(scales)
-        return RawDetections(boxes, scores[keep], keypoints)
+        return RawDetections(np.concatenate([centre - half, centre + half], axis=1), scores[keep], keypoints)
+
+    def _tiled(self, small: np.ndarray, min_score: float) -> RawDetections:
+        """A fixed-size graph over an image larger than its input: squares of the input's size
+        overlapping by half of it (a face up to half the input wide lies whole in some square);
+        boxes that reach a square's inner edge show part of a face and are dropped."""
+        size, edge = self.spec.input_size, 0.02 * self.spec.input_size
+        h, w = small.shape[:2]
+
+        def starts(n: int) -> list[int]:
+            return sorted({*range(0, max(n - size, 0), size // 2), max(n - size, 0)})
+        found = []
+        for y in starts(h):
+            for x in starts(w):
+                d = self._run(_model_input(small[y:y + size, x:x + size], (size, size)), min_score)
+                inner = np.array([x > 0, y > 0, x + size < w, y + size < h])
+                cut = (((d.boxes[:, :2] < edge) & inner[:2]).any(1)
+                       | ((d.boxes[:, 2:] > size - edge) & inner[2:]).any(1))
+                found.append(d.select(~cut).mapped((1, 1), (-x, -y)))
+        return RawDetections.concat(found)
 
 
 def weighted_nms(det: RawDetections, iou_threshold: float = 0.3) -> RawDetections:

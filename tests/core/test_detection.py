@@ -25,7 +25,8 @@ def test_anchor_layouts_match_the_models():
 
 def test_a_pass_at_any_scale_finds_what_the_letterboxed_input_finds():
     """The short-range graph is fully convolutional: the face found in the model's own 128 px
-    letterbox is found at the same place by one pass over a larger copy of the image."""
+    letterbox is found at the same place by one pass over a larger copy of the image. The
+    full-range graph takes its own size only: it runs on tiles of the larger copy."""
     from expnet.core.mediapipe import BlazeFace, box_iou, weighted_nms
     scene = group_scene([150], size=(480, 360), seed=1)
     net = BlazeFace("short")
@@ -34,8 +35,8 @@ def test_a_pass_at_any_scale_finds_what_the_letterboxed_input_finds():
         d = weighted_nms(net.detect(scene.image, 0.5, scale))
         assert len(d.boxes) == 1 and box_iou(boxed.boxes[0], d.boxes)[0] > 0.6, (scale, d.boxes, boxed.boxes)
         assert box_iou(scene.boxes[0], d.boxes)[0] > 0.3
-    with pytest.raises(ValueError, match="own input size"):
-        BlazeFace("full").detect(scene.image, 0.5, 0.5)
+    full = weighted_nms(BlazeFace("full").detect(scene.image, 0.3, 0.6))  # 288x216: four 192 px tiles
+    assert len(full.boxes) == 1 and box_iou(scene.boxes[0], full.boxes)[0] > 0.3
 
 
 def test_dlib_hog_finds_small_faces_beside_a_big_one():
