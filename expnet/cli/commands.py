@@ -99,11 +99,15 @@ def run_profile(args) -> int:
 def run_train(args) -> int:
     from expnet.training.trainer import TrainConfig, Trainer
     net = json.loads(args.net) if args.net else {}
+    try:
+        weights = tuple(float(w) for w in args.loss_weights.split(","))
+    except ValueError:
+        raise ValueError(f"--loss-weights takes three numbers E,P,S; got {args.loss_weights!r}") from None
     config = TrainConfig(labels=args.labels, out=args.out, input_size=args.input_size, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                          weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
                          augment=not args.no_augment, net=net, max_minutes=args.max_minutes, init=args.init,
-                         extra=args.extra, device=args.device)
+                         extra=args.extra, device=args.device, loss_weights=weights)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0
 
@@ -132,7 +136,7 @@ def run_predict(args) -> int:
     if args.engine == "ray":
         return _predict_on_ray(args, inputs, user_boxes)
     # Threads cost nothing to start, so detectors that release Python's lock use every core by
-    # default; dlib's need processes, worth starting only when asked for.
+    # default; dlib's CNN needs processes, worth starting only when asked for.
     threaded = args.detector == "none" or releases_gil(args.detector)
     workers = args.workers or ((os.cpu_count() or 1) if threaded else 1)
     threads = args.threads or (1 if workers > 1 else None)  # workers keep the other cores busy

@@ -109,9 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--one-crop", action="store_true",
                    help="one crop per face instead of the average over three crop sizes (3x less network time)")
     p.add_argument("--render", help="also write overlays, frontal renders and meshes of every face here")
-    _scale_options(p, "threads (BlazeFace, none: their work runs outside Python's lock; default: one per core) "
-                      "or processes (dlib; default 1) that decode, detect and crop while the main thread runs "
-                      "the network; with --engine ray: Ray actors (default: one per CPU of the cluster)")
+    _scale_options(p, "threads (BlazeFace, dlib-hog, none: their work runs outside Python's lock; default: one "
+                      "per core) or processes (chains with dlib's CNN; default 1) that decode, detect and crop "
+                      "while the main thread runs the network; with --engine ray: Ray actors (default: one per "
+                      "CPU of the cluster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.run_predict)
 
@@ -189,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "labelled with): the network outputs 10 + K expression coefficients")
     p.add_argument("--max-minutes", type=float, default=0.0,
                    help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
+    p.add_argument("--loss-weights", default="1,1,0.25", metavar="E,P,S",
+                   help="weights of the expression, pose and shape terms of the loss")
     p.add_argument("--net", default=None,
                    help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
     p.add_argument("--quiet", action="store_true", help="no progress bar")

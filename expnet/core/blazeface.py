@@ -25,7 +25,7 @@ class BlazeFaceDetector(Detector):
 
     name = "blazeface"
     uses_color = True       # scores on colour faces are clearly higher than on their grey copies
-    releases_gil = True     # LiteRT and OpenCV release it: worker threads detect in parallel
+    releases_gil = True     # LiteRT and OpenCV release it (`expnet bench detectors`, two threads)
     default_min_score = 0.6
     candidate_score = 0.3   # the first look keeps candidates down to this ...
     sure_score = 0.75       # ... and those below this are decided by a second look

@@ -77,8 +77,9 @@ class TrainConfig:
             raise ValueError("lr must be positive, weight_decay and max_minutes not negative")
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if len(self.loss_weights) != 3:
-            raise ValueError(f"loss_weights are three numbers (expression, pose, shape), got {self.loss_weights!r}")
+        if len(self.loss_weights) != 3 or not all(float(w) >= 0 for w in self.loss_weights):
+            raise ValueError(f"loss_weights are three numbers (expression, pose, shape), none negative; "
+                             f"got {self.loss_weights!r}")
         unknown = set(self.net) - set(NetConfig.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown network settings {sorted(unknown)}; "

@@ -117,9 +117,10 @@ def test_predict_resumes_an_interrupted_jsonl(onnx_model, tmp_path):
     assert not (tmp_path / "p.jsonl.partial").exists()
 
 
-@pytest.mark.parametrize("detector", ["blazeface", "dlib-hog"])
+@pytest.mark.parametrize("detector", ["blazeface", "dlib-hog", "auto"])
 def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path, detector, monkeypatch):
-    """Threads for BlazeFace (it releases Python's lock), processes for dlib: same rows, in order."""
+    """Threads where every backend releases Python's lock (BlazeFace, dlib-hog), processes where
+    one does not (dlib's CNN in the `auto` chain): same rows, in order."""
     import multiprocessing
 
     from expnet.inference import predictor
@@ -141,4 +142,4 @@ def test_parallel_preparation_gives_the_same_predictions(onnx_model, tmp_path, d
     monkeypatch.setattr(multiprocessing, "get_context", spy_context)
     two = [r.to_dict() for r in net.predict_many(inputs, workers=2)]
     assert one == two and one[1]["error"] and one[0]["faces"] and len(two) == 22
-    assert pools == ["threads" if detector == "blazeface" else "processes"]
+    assert pools == ["processes" if detector == "auto" else "threads"]
