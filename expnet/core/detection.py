@@ -115,7 +115,7 @@ class Detector:
 
     name = "base"
     uses_color = False      # True: the backend looks at RGB when it is given
-    releases_gil = False    # True: its work runs outside Python's lock (threads can share a core's work)
+    releases_gil = False    # True: its work runs outside Python's lock (worker threads detect in parallel)
     min_side = 0            # images smaller than this are upscaled before detection
     max_side = 0            # images larger than this are detected on a downscaled copy (bounded work)
     default_min_score = 0.0
@@ -159,7 +159,7 @@ class DlibHogDetector(Detector):
     coarse-first shortcut let one big face hide every small one). Score: the SVM margin."""
 
     name = "dlib-hog"
-    releases_gil = True  # `expnet bench detectors`: two threads take about half the time per frame
+    releases_gil = True  # `expnet bench detectors`: two threads take about 2/3 of the time per frame
     min_side = 160  # HOG's window is 80 px: small crops (48 px FER faces) are upscaled
     max_side = 2400
 
@@ -194,7 +194,7 @@ class DlibCnnDetector(Detector):
 
 class HaarDetector(Detector):
     name = "opencv-haar"
-    releases_gil = True
+    releases_gil = True  # OpenCV releases it (its cascade already keeps every core busy)
     min_side = 120
     max_side = 2400
 

@@ -33,7 +33,7 @@ def backend_names(spec: str) -> list[str]:
 
 def releases_gil(spec: str) -> bool:
     """Whether every backend of ``spec`` works outside Python's lock (threads then detect in
-    parallel; dlib's backends need processes)."""
+    parallel; chains with dlib's CNN need processes)."""
     return all(BACKENDS[n].releases_gil for n in backend_names(spec))
 
 

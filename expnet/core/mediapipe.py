@@ -158,8 +158,9 @@ class RawDetections:
 
 def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
     """``image`` resized by about ``scale``; returns it and the exact x and y scales. Shrinking
-    averages whole blocks of pixels first (OpenCV's fast integral-area path: its general area
-    resampling costs 15x more), then interpolates the rest of the way (a factor above 0.5)."""
+    averages whole k x k blocks of pixels first (OpenCV's fast integral path: its general area
+    resampling costs 15x more on the full image), then resamples the smaller copy by area the
+    rest of the way (a factor above 0.5)."""
     import cv2
     h, w = image.shape[:2]
     k = int(1 / scale) if scale <= 0.5 else 1
@@ -169,7 +170,7 @@ def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
         k = 1
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     if (nh, nw) != image.shape[:2]:
-        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if k > 1 or scale < 1 else cv2.INTER_LINEAR)
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     return image, nw / (w // k) / k, nh / (h // k) / k
 
 

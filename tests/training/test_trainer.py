@@ -64,11 +64,31 @@ def test_cosine_schedule_decays_to_zero_and_fixes_its_length(trained):
                                         ({"schedule": "step"}, "schedule must be one of"),
                                         ({"batch_size": 0}, "batch_size must be at least 1"),
                                         ({"net": {"widht": [8]}}, "unknown network settings"),
-                                        ({"device": "tpu"}, "device must be")])
+                                        ({"device": "tpu"}, "device must be"),
+                                        ({"loss_weights": (1.0, 1.0)}, "three numbers"),
+                                        ({"loss_weights": (1.0, -1.0, 0.25)}, "none negative")])
 def test_config_is_checked_on_construction(bad, match):
     from expnet.training.trainer import TrainConfig
     with pytest.raises(ValueError, match=match):
         TrainConfig(labels=["missing.jsonl"], **bad)  # fails before any file is read
+
+
+def test_loss_weights_from_the_command_line(monkeypatch, tmp_path):
+    from expnet.cli import main
+    from expnet.training import trainer
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def capture(config, progress=True):
+        seen.append(config.loss_weights)
+        raise Stop
+    monkeypatch.setattr(trainer, "Trainer", capture)
+    with pytest.raises(Stop):
+        main(["train", "--labels", "missing.jsonl", "--out", str(tmp_path), "--loss-weights", "3,1,0.25"])
+    assert seen == [(3.0, 1.0, 0.25)]
+    assert main(["train", "--labels", "missing.jsonl", "--out", str(tmp_path), "--loss-weights", "3,x"]) == 2
 
 
 def test_cuda_without_a_cuda_device_is_a_clear_error(tmp_path):
