@@ -180,7 +180,7 @@ class ExpNet:
         several images share a network batch.
 
         ``workers > 1`` decodes, detects and crops in that many threads (detectors that release
-        Python's lock, e.g. BlazeFace) or processes (dlib's) while this thread runs the network
+        Python's lock: BlazeFace, dlib-hog) or processes (dlib's CNN) while this thread runs the network
         (detection dominates the time on full frames).
         """
         if color not in COLOR_ORDERS:  # a caller's mistake, not a bad input: no row, an error
