@@ -44,9 +44,9 @@ def bench_net(model: str | None = None, n_images: int = 200, seed: int = 0, dete
               label_detector: str = "auto") -> dict:
     """Network faces/s at batch 1 and 64; ExpNet end to end on ``n_images`` synthetic 640x480
     frames with ``detector``, in one thread and with one worker per core (threads or processes, as
-    :meth:`ExpNet.predict_many` chooses for the detector; CPU time
-    over wall time says how busy the cores were); and the landmark pipeline as ``expnet label``
-    runs it by default (``label_detector``, dlib's 68 landmarks, the fit) on the same frames."""
+    :meth:`ExpNet.predict_many` chooses for the detector; CPU time over wall time says how busy
+    the cores were); and the landmark pipeline as ``expnet label`` runs it by default
+    (``label_detector``, dlib's 68 landmarks, the fit) on the same frames."""
     net = ExpNet(model, detector=detector)
     s = net.input_size
     rng = np.random.default_rng(seed)
