@@ -4,6 +4,7 @@ for BlazeFace with one setting changed at a time.
 - ``min_model_px`` (the face width, in model pixels, the finest pass aims for): recall of 40 px
   faces against milliseconds per 640x480 frame;
 - ``margin`` (around small images, likely crops): FER-2013 crops found;
+- ``mirror_look`` (the second look also scores the mirror image): false faces;
 - the chain ``blazeface,dlib-hog`` (dlib-hog where BlazeFace finds nothing).
 
     python experiments/detector_tradeoffs.py [--data ../shared/data] [--out reports/experiments/detector-tradeoffs]
@@ -39,6 +40,7 @@ if __name__ == "__main__":
     args = p.parse_args()
     rows = [run(args.data, {"min_model_px": px}) for px in (14, 16, 18, 20)]
     rows += [run(args.data, {"margin": m}) for m in (0.4, 0.6)]
+    rows.append(run(args.data, {"mirror_look": False}))
     rows.append(run(args.data, {}, "blazeface,dlib-hog"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ class BlazeFaceDetector(Detector):
     default_min_score = 0.6
     candidate_score = 0.3   # the first look keeps candidates down to this ...
     sure_score = 0.75       # ... and those below this are decided by a second look
+    mirror_look = True      # the second look averages the face's score with its mirror image's
     margin = 0.25           # margin around small images (likely face crops), in image long sides
     crop_side = 256         # images up to this long side get the margin
     model = "short"
@@ -95,7 +96,8 @@ class BlazeFaceDetector(Detector):
         """The candidate's score when the model looks again at it alone, at the scale it finds
         faces best (the face half the input's width), averaged with its mirror image's: false
         candidates of a low-resolution pass rarely survive this, true faces gain. (The mirror took
-        false faces on `expnet bench detectors`' faceless images from 2 to 0 per 100.)"""
+        false faces on the faceless images of `expnet bench detectors` from 2 to 0 per 100:
+        `experiments/detector_tradeoffs.py`.)"""
         centre, side = (box[:2] + box[2:]) / 2, 2.0 * max(box[2] - box[0], box[3] - box[1])
         x0, y0 = np.floor(centre - side / 2).astype(int)
         s = int(np.ceil(side))
@@ -106,9 +108,12 @@ class BlazeFaceDetector(Detector):
             return 0.0
         region[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = gray[sy0:sy1, sx0:sx1]
         local = np.asarray(box, dtype=np.float64) - [x0, y0, x0, y0]
-        mirrored = np.array([s - local[2], local[1], s - local[0], local[3]])
+        views = [(region, local)]
+        if self.mirror_look:
+            views.append((np.ascontiguousarray(region[:, ::-1]), np.array([s - local[2], local[1], s - local[0],
+                                                                          local[3]])))
         scores = []
-        for view, b in ((region, local), (np.ascontiguousarray(region[:, ::-1]), mirrored)):
+        for view, b in views:
             d = self._net.detect(view, 0.0)
             overlap = box_iou(b, d.boxes) if len(d.scores) else np.zeros(0)
             scores.append(float(d.scores[overlap > 0.3].max()) if (overlap > 0.3).any() else 0.0)
