@@ -159,7 +159,7 @@ class RawDetections:
 def shrink(image: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
     """``image`` resized by about ``scale``; returns it and the exact x and y scales. Shrinking
     averages whole k x k blocks of pixels first (OpenCV's fast integral path: its general area
-    resampling costs 15x more on the full image), then resamples the smaller copy by area the
+    resampling is many times slower on a full frame), then resamples the smaller copy by area the
     rest of the way (a factor above 0.5)."""
     import cv2
     h, w = image.shape[:2]
