@@ -66,33 +66,38 @@ class TFLiteModel:
             raise MediaPipeUnavailableError("the MediaPipe models need Google's LiteRT runtime: "
                                             "pip install ai-edge-litert") from exc
         self._make = lambda: Interpreter(model_path=str(model_path(name)), num_threads=threads)
-        self.interpreter = self._make()
-        self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]
+        first = self._make()
+        first.allocate_tensors()
+        self._input = first.get_input_details()[0]
         self.size = int(self._input["shape"][1])
-        self._by_shape = {tuple(int(v) for v in self._input["shape"][1:]): self.interpreter}
+        # per input shape: the interpreter and its output indices, in the graph's order
+        self._by_shape = {tuple(int(v) for v in self._input["shape"][1:]): (first, self._output_indices(first))}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _output_indices(interpreter) -> list[int]:
+        return sorted(d["index"] for d in interpreter.get_output_details())
+
     def _for_shape(self, shape: tuple[int, ...]):
-        interpreter = self._by_shape.pop(shape, None)
-        if interpreter is None:
+        entry = self._by_shape.pop(shape, None)
+        if entry is None:
             interpreter = self._make()
             interpreter.resize_tensor_input(self._input["index"], [1, *shape])
             interpreter.allocate_tensors()
+            entry = (interpreter, self._output_indices(interpreter))
             if len(self._by_shape) >= self.kept_sizes:
                 self._by_shape.pop(next(iter(self._by_shape)))
-        self._by_shape[shape] = interpreter  # most recently used last
-        return interpreter
+        self._by_shape[shape] = entry  # most recently used last
+        return entry
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         """Outputs for one (H, W, 3) float32 input (the model's own size, or any other its graph
         takes)."""
         with self._lock:
-            interpreter = self._for_shape(tuple(int(v) for v in x.shape))
+            interpreter, outputs = self._for_shape(tuple(int(v) for v in x.shape))
             interpreter.set_tensor(self._input["index"], x[None].astype(np.float32, copy=False))
             interpreter.invoke()
-            outputs = sorted(interpreter.get_output_details(), key=lambda d: d["index"])
-            return [interpreter.get_tensor(d["index"])[0].copy() for d in outputs]
+            return [interpreter.get_tensor(i)[0].copy() for i in outputs]
 
 
 @dataclass(frozen=True)
