@@ -2,7 +2,8 @@
 
 - recall on generated 1280x720 group scenes, by face width (registry sample faces on generated
   backgrounds);
-- false faces per 100 generated faceless images (backgrounds, textures, shapes);
+- false faces per 100 generated faceless images (backgrounds, textures, shapes), and per 100
+  small faceless images like a crop folder's (where BlazeFace expects a face crop);
 - with ``data`` (a folder holding ``aflw2000-samples`` and ``fer2013``): faces found on the
   AFLW2000-3D samples (a found box overlaps the ground-truth landmarks' box) and on FER-2013
   validation crops treated as photos;
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from expnet.bench.scenes import faceless_images, group_scene, matched
+from expnet.bench.scenes import faceless_crops, faceless_images, group_scene, matched
 from expnet.bench.synthetic import benchmark_images
 from expnet.core.detectors import DetectorChain
 from expnet.core.images import load_image
@@ -84,12 +85,14 @@ def bench_detectors(data: str | os.PathLike | None = None, specs=DEFAULT_SPECS, 
     specs : sequence of str
         Detector backends or chains to measure.
     scenes, faceless : int
-        Generated group scenes (each with one face of every width in ``WIDTHS``) and faceless images.
+        Generated group scenes (each with one face of every width in ``WIDTHS``) and faceless images
+        (and three times as many faceless crops).
     fer_limit : int
         FER-2013 validation crops used (0: all 3,589).
     """
     group = [group_scene(WIDTHS, seed=seed + k) for k in range(scenes)]
     negatives = faceless_images(faceless, seed)
+    negative_crops = faceless_crops(3 * faceless, seed)
     frames = [np.repeat(img[..., None], 3, axis=2) for img in benchmark_images(40, seed)]
     root = Path(data) if data else None
     out: dict = {"group_scenes": scenes, "face_widths": list(WIDTHS), "faceless_images": faceless, "detectors": {}}
@@ -99,8 +102,10 @@ def bench_detectors(data: str | os.PathLike | None = None, specs=DEFAULT_SPECS, 
         for scene in group:
             hits += matched(_boxes(det.detect(scene.image)), scene.boxes)
         false = sum(len(det.detect(img)) for img in negatives)
+        false_crops = sum(len(det.detect(img)) for img in negative_crops)
         row = {"group_recall_by_width": {str(w): round(h / scenes, 3) for w, h in zip(WIDTHS, hits)},
                "false_faces_per_100_faceless": round(100 * false / faceless, 2),
+               "false_faces_per_100_faceless_crops": round(100 * false_crops / len(negative_crops), 2),
                "ms_per_640x480": _time(det, frames), "ms_per_640x480_2_threads": _time_threads(spec, frames),
                "ms_per_1280x720_group": _time(det, [s.image for s in group])}
         if root and (root / "aflw2000-samples").is_dir():

@@ -157,6 +157,22 @@ def faceless_images(n: int, seed: int = 0, size=(640, 480)) -> list[np.ndarray]:
     return out
 
 
+def faceless_crops(n: int, seed: int = 0) -> list[np.ndarray]:
+    """``n`` small grey faceless images, as a face-crop folder would hold them: squares of 48-255 px
+    cut from :func:`faceless_images` and resized to 48, 64, 128 or 200 px."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    out = []
+    for img in faceless_images((n + 2) // 3, seed + 1):
+        for _ in range(3):
+            side = int(rng.integers(48, 256))
+            x, y = int(rng.integers(0, img.shape[1] - side)), int(rng.integers(0, img.shape[0] - side))
+            size = int(rng.choice([48, 64, 128, 200]))
+            gray = cv2.cvtColor(img[y:y + side, x:x + side], cv2.COLOR_RGB2GRAY)
+            out.append(cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA))
+    return out[:n]
+
+
 def matched(found: np.ndarray, truth: np.ndarray, min_iou: float = 0.3) -> np.ndarray:
     """For each true box, whether some found box overlaps it by ``min_iou`` (boxes in any
     convention: the overlap threshold is loose on purpose)."""

@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "aflw2000-samples/ and fer2013/ (optional); for scale: the folder holding utkface/ "
                         "(default: jittered sample faces)")
     p.add_argument("--fer-limit", type=int, default=0, help="for detectors: FER-2013 crops used (0: all)")
+    p.add_argument("--detectors", nargs="+", metavar="SPEC",
+                   help="for detectors: the backends or chains measured (default: every backend and `auto`)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=commands.run_bench)
     return parser

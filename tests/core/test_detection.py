@@ -81,6 +81,21 @@ def test_few_false_faces_and_a_documented_threshold():
     assert BACKENDS["blazeface"].default_min_score == 0.6
 
 
+def test_small_images_are_treated_as_face_crops():
+    from expnet.bench.scenes import face_crop, faceless_crops
+    det = DetectorChain("blazeface").backends[0]
+    assert det.threshold(48, 48) == BlazeFaceDetector.crop_min_score < det.threshold(480, 640) == 0.6
+    given = DetectorChain("blazeface", min_score=0.7).backends[0]
+    assert given.threshold(48, 48) == given.threshold(480, 640) == 0.7  # a given threshold holds everywhere
+    # a tight grey crop of each sample face, at FER-2013's size, is found ...
+    import cv2
+    crops = [cv2.resize(cv2.cvtColor(face_crop(src, 1.1), cv2.COLOR_RGB2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
+             for src in sample_faces()]
+    assert all(len(det.detect(c)) == 1 for c in crops)
+    # ... and faceless crops stay faceless with the looser threshold
+    assert sum(len(det.detect(x)) for x in faceless_crops(90, seed=4)) <= 1
+
+
 def test_huge_images_are_detected_on_a_bounded_copy():
     big = np.tile(np.linspace(0, 255, 6000, dtype=np.float32), (4000, 1)).astype(np.uint8)  # 24 MP, no face
     for spec in ("blazeface", "dlib-hog,dlib-cnn"):
