@@ -69,11 +69,12 @@ class LabelSummary:
     expression_at_bound: float
     identities: int
     observe_seconds: float
-    observed_now: int
-    images_per_second: float
+    observed_now: int                  # images this run observed (detector + landmarks) ...
+    images_per_second: float | None    # ... and at what rate (None when it observed none)
     fit_seconds: float
     output: str
     extra: dict = field(default_factory=dict)
+    resumed: int = 0                   # images whose observations an earlier run had left
 
 
 class Observer:
@@ -336,8 +337,8 @@ def summarise(rows: list[dict], output: Path, n_new: int, seconds: float, fit_se
         expression_at_bound=round(float(np.mean(at_bound)), 4) if at_bound else 0.0,
         identities=len({r["identity"] for r in rows if r["identity"] is not None}),
         observe_seconds=round(seconds, 2), observed_now=n_new,
-        images_per_second=round(n_new / seconds, 2) if seconds > 0 else 0.0,
-        fit_seconds=round(fit_seconds, 3), output=str(output))
+        images_per_second=round(n_new / seconds, 2) if n_new and seconds > 0 else None,
+        fit_seconds=round(fit_seconds, 3), output=str(output), resumed=max(len(rows) - n_new, 0))
 
 
 CSV_SCALARS = ["image", "status", "error", "identity", "width", "height", "detector", "score", "residual"]

@@ -63,6 +63,7 @@ def test_label_folder_reports_every_image(folder, tmp_path_factory, model):
     again = pipeline.run(list_images(folder), out, identity=identity_from_rule(r"^(.*)_\d+$"),
                          progress=False)
     assert again.observed_now == 0 and read_rows(out) == rows
+    assert again.resumed == again.images and again.images_per_second is None  # the summary says it resumed
     # Other settings must not silently reuse the saved observations.
     with pytest.raises(ValueError, match="other settings"):
         LabelPipeline(detector="opencv-haar", workers=1, model=model).run(
@@ -78,7 +79,7 @@ def test_resume_after_interruption_keeps_done_images(folder, tmp_path, model):
     with open(side, "a") as fh:
         fh.write('{"image": "half a li')  # as if killed mid-write
     summary = pipeline.run(paths, out, progress=False)
-    assert summary.observed_now == len(paths) - 3
+    assert summary.observed_now == len(paths) - 3 and summary.resumed == 3
     assert len(read_rows(out)) == len(paths)
 
 
