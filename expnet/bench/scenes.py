@@ -158,19 +158,25 @@ def faceless_images(n: int, seed: int = 0, size=(640, 480)) -> list[np.ndarray]:
 
 
 def faceless_crops(n: int, seed: int = 0) -> list[np.ndarray]:
-    """``n`` small grey faceless images, as a face-crop folder would hold them: squares of 48-255 px
-    cut from :func:`faceless_images` and resized to 48, 64, 128 or 200 px."""
+    """``n`` small faceless images, as a face-crop folder might hold them: grey squares of 48-255 px
+    cut from :func:`faceless_images` and resized to 48, 64, 128 or 200 px, alternating with
+    smooth colour blobs (8 x 8 noise enlarged to 200 px: the blurry blobs that BlazeFace's two
+    looks can take for a face)."""
     import cv2
     rng = np.random.default_rng(seed)
+    sources = faceless_images((n + 1) // 2, seed + 1)
     out = []
-    for img in faceless_images((n + 2) // 3, seed + 1):
-        for _ in range(3):
-            side = int(rng.integers(48, 256))
-            x, y = int(rng.integers(0, img.shape[1] - side)), int(rng.integers(0, img.shape[0] - side))
-            size = int(rng.choice([48, 64, 128, 200]))
-            gray = cv2.cvtColor(img[y:y + side, x:x + side], cv2.COLOR_RGB2GRAY)
-            out.append(cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA))
-    return out[:n]
+    for k in range(n):
+        if k % 2:
+            out.append(cv2.resize(rng.uniform(0, 255, (8, 8, 3)).astype(np.uint8), (200, 200)))
+            continue
+        img = sources[k // 2]
+        side = int(rng.integers(48, 256))
+        x, y = int(rng.integers(0, img.shape[1] - side)), int(rng.integers(0, img.shape[0] - side))
+        size = int(rng.choice([48, 64, 128, 200]))
+        gray = cv2.cvtColor(img[y:y + side, x:x + side], cv2.COLOR_RGB2GRAY)
+        out.append(cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA))
+    return out
 
 
 def matched(found: np.ndarray, truth: np.ndarray, min_iou: float = 0.3) -> np.ndarray:

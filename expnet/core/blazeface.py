@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from expnet.core.detection import Detector
+from expnet.core.facemesh import FaceMesh
 from expnet.core.mediapipe import BlazeFace, RawDetections, box_iou, weighted_nms
 
 
@@ -30,12 +31,17 @@ class BlazeFaceDetector(Detector):
     candidate_score = 0.3   # the first look keeps candidates down to this ...
     sure_score = 0.75       # ... and those below this are decided by a second look
     mirror_look = True      # the second look averages the face's score with its mirror image's
+    # An unsure face is also shown to FaceMesh (`mesh_look`), turned upright: its face-presence
+    # probability below `mesh_veto` rules the face out, from `mesh_sure` keeps it; in between,
+    # BlazeFace's second look decides. A network trained for another task errs elsewhere: smooth
+    # colour blobs that pass BlazeFace's two looks score ~0 there, hard real faces ~1. (Presence
+    # is sharp on faces: false candidates of faceless photos reached 0.93, so a looser `mesh_sure`
+    # let them through: `experiments/detector_tradeoffs.py` measures the settings.)
+    mesh_look = True
+    mesh_veto = 0.05
+    mesh_sure = 0.95
     margin = 0.25           # margin around small images (likely face crops), in image long sides
-    crop_side = 256         # images up to this long side get the margin ...
-    # ... and, unless min_score is given, this threshold on the mean of both looks at an unsure
-    # face: a small image given to a face tool is most likely a face crop. `expnet bench detectors
-    # --data ../shared/data` measures it: FER-2013 crops found, false faces on faceless crops.
-    crop_min_score = 0.5
+    crop_side = 256         # images up to this long side get the margin
     model = "short"
     min_side = 32
     # Face width (px in the model's input) the finest pass aims for: `expnet bench min-face --data
@@ -56,8 +62,8 @@ class BlazeFaceDetector(Detector):
             raise ValueError(f"min_face must be positive and max_pixels at least 16384 (one 128 px input); "
                              f"got {min_face}, {max_pixels}")
         self.min_face, self.max_pixels = float(min_face), int(max_pixels)
-        self._crop_score = self.crop_min_score if kw.get("min_score") is None else self.min_score
         self._net = BlazeFace(self.model, threads)
+        self._mesh = FaceMesh(threads) if self.mesh_look else None
 
     def scales(self, width: int, height: int) -> list[float]:
         """Input pixels per image pixel of each pass, coarsest (the letterboxed whole image) first."""
@@ -78,30 +84,29 @@ class BlazeFaceDetector(Detector):
             keep = ((side <= self.max_model_px) | (k == 0)) & ((side >= self.min_model_px) | (k == len(scales) - 1))
             found.append(d.select(keep))
         merged = weighted_nms(RawDetections.concat(found))
-        crop = self._is_crop(h, w)
-        scored = [(b, self._score(gray, b, first, crop)) for b, first in zip(merged.boxes, merged.scores)]
-        limit = self.threshold(h, w)
-        return _drop_contained([(b, s) for b, s in scored if s >= limit])
+        scored = [(b, self._score(gray, b, first, eyes[:2]))
+                  for b, first, eyes in zip(merged.boxes, merged.scores, merged.keypoints)]
+        return _drop_contained([(b, s) for b, s in scored if s >= self.min_score])
 
-    def _is_crop(self, height: int, width: int) -> bool:
-        return max(height, width) <= self.crop_side
-
-    def threshold(self, height: int, width: int) -> float:
-        return self._crop_score if self._is_crop(height, width) else self.min_score
-
-    def _score(self, gray, box, first: float, crop: bool) -> float:
-        """A sure first look stands; an unsure one is decided by a second look (in a crop, by the
-        mean of both: the first saw the face in its whole picture)."""
+    def _score(self, gray, box, first: float, eyes: np.ndarray) -> float:
+        """A sure first look stands. An unsure face is shown to FaceMesh (turned upright on the
+        line between the eyes BlazeFace found), which decides alone when it is sure of a face
+        (``mesh_sure``) or of none (``mesh_veto``); otherwise BlazeFace's second look decides."""
         if first >= self.sure_score:
             return float(first)
-        second = self._verify(gray, box)
-        return (float(first) + second) / 2 if crop else second
+        if self._mesh is None:
+            return self._verify(gray, box)
+        roll = float(np.degrees(np.arctan2(*(eyes[1] - eyes[0])[::-1])))
+        presence = self._mesh(gray, self.calibration.apply(*box), roll).presence
+        if presence < self.mesh_veto or presence >= self.mesh_sure:
+            return presence
+        return self._verify(gray, box)
 
     def _whole(self, gray):
         """The whole image, with a margin so that a face filling it (a crop) looks like a face in
         a photo to the model (it was trained on faces with surroundings)."""
         h, w = gray.shape[:2]
-        pad = int(round(self.margin * max(h, w))) if self._is_crop(h, w) else 0
+        pad = int(round(self.margin * max(h, w))) if max(h, w) <= self.crop_side else 0
         padded = np.zeros((h + 2 * pad, w + 2 * pad) + gray.shape[2:], np.uint8)
         padded[pad:pad + h, pad:pad + w] = gray
         d = self._net.detect(padded, self.candidate_score)

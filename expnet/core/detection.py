@@ -143,18 +143,12 @@ class Detector:
             interpolation = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
             gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=interpolation)
         boxes = []
-        limit = self.threshold(*gray.shape[:2])
         for (x0, y0, x1, y1), score in self._detect(gray):
-            if score < limit:
+            if score < self.min_score:
                 continue
             x0, y0, x1, y1 = self.calibration.apply(x0 / factor, y0 / factor, x1 / factor, y1 / factor)
             boxes.append(FaceBox(x0, y0, x1, y1, float(score), self.name))
         return sorted(boxes, key=lambda b: -b.width * b.height)
-
-    def threshold(self, height: int, width: int) -> float:
-        """The score a face needs in an image of this size (``min_score``; a backend may expect
-        faces more in some images, e.g. small ones that are likely face crops)."""
-        return self.min_score
 
     def _detect(self, gray: np.ndarray):
         raise NotImplementedError

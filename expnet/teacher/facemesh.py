@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from expnet.core.crop import crop, square_box
 from expnet.core.detection import FaceBox
+from expnet.core.facemesh import N_MESH, FaceMesh
 
-N_MESH = 468
-CONTEXT = 1.6   # crop side in box sides: FaceMesh was trained on faces with some surroundings
+__all__ = ["N_MESH", "FaceMeshLandmarker", "IBUG68_FROM_MESH"]
 
 
 class FaceMeshLandmarker:
@@ -26,27 +25,16 @@ class FaceMeshLandmarker:
     FaceMesh's face-presence probability."""
 
     def __init__(self, threads: int = 1):
-        from expnet.core.mediapipe import TFLiteModel
-        self.net = TFLiteModel("face_landmark.tflite", threads)
+        self.net = FaceMesh(threads)
         self.size = self.net.size
         self.score = float("nan")
 
     def predict(self, image: np.ndarray, box: FaceBox | np.ndarray) -> np.ndarray:
         """Points of the face in ``box`` (x0, y0, x1, y1, the shared convention) of a grey or RGB
         uint8 image."""
-        box = box.as_array() if isinstance(box, FaceBox) else np.asarray(box, dtype=np.float64)
-        square = square_box(box, 1.0)
-        region, affine = crop(image, square, self.size, enlarge=CONTEXT)
-        if region.ndim == 2:
-            region = np.repeat(region[..., None], 3, axis=2)
-        outputs = self.net(region.astype(np.float32) / 255.0)
-        points = next(o for o in outputs if o.size == 3 * N_MESH).reshape(N_MESH, 3).astype(np.float64)
-        flag = next(o for o in outputs if o.size == 1).ravel()[0]
-        self.score = float(1.0 / (1.0 + np.exp(-np.clip(flag, -50, 50))))
-        scale = affine[0, 0]
-        points[:, :2] = (points[:, :2] - affine[:, 2]) / scale
-        points[:, 2] /= scale
-        return points
+        result = self.net(image, box.as_array() if isinstance(box, FaceBox) else box)
+        self.score = result.presence
+        return result.points
 
     def predict68(self, image: np.ndarray, box: FaceBox | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(68, 2) iBUG-compatible points (the subset) and the (468, 3) mesh."""
