@@ -86,7 +86,19 @@ class BlazeFaceDetector(Detector):
         merged = weighted_nms(RawDetections.concat(found))
         scored = [(b, self._score(gray, b, first, eyes[:2]))
                   for b, first, eyes in zip(merged.boxes, merged.scores, merged.keypoints)]
-        return _drop_contained([(b, s) for b, s in scored if s >= self.min_score])
+        kept = _drop_contained([(b, s) for b, s in scored if s >= self.min_score])
+        return kept or self._whole_crop(gray)
+
+    def _whole_crop(self, gray) -> list[tuple[tuple, float]]:
+        """A small image where BlazeFace kept nothing is likely a face crop that fills it (the
+        hardest case for a detector trained on faces with surroundings): FaceMesh judges the whole
+        image as the face box, and keeps it only when sure."""
+        h, w = gray.shape[:2]
+        if self._mesh is None or max(h, w) > self.crop_side:
+            return []
+        box = (0.0, 0.0, float(w - 1), float(h - 1))
+        presence = self._mesh(gray, self.calibration.apply(*box)).presence
+        return [(box, presence)] if presence >= self.mesh_sure and presence >= self.min_score else []
 
     def _score(self, gray, box, first: float, eyes: np.ndarray) -> float:
         """A sure first look stands. An unsure face is shown to FaceMesh (turned upright on the

@@ -30,3 +30,16 @@ def test_a_tilted_face_turned_upright_is_a_face_and_its_points_map_back(tilt):
     assert result.presence > 0.9
     error = np.linalg.norm(result.points[NOSE_TIP_MESH, :2] - pts[NOSE_TIP_IBUG]) / inter_ocular(pts[None])[0]
     assert error < 0.15, error
+
+
+def test_a_small_image_filled_by_a_face_is_judged_whole_by_facemesh():
+    from expnet.bench.scenes import face_crop, sample_faces
+    from expnet.core.detectors import DetectorChain
+    det = DetectorChain("blazeface").backends[0]
+    crop = cv2.resize(face_crop(sample_faces()[0], 1.6), (96, 96), interpolation=cv2.INTER_AREA)
+    (box, presence), = det._whole_crop(crop)
+    assert box == (0.0, 0.0, 95.0, 95.0) and presence >= det.mesh_sure
+    rng = np.random.default_rng(0)
+    blob = cv2.resize(rng.uniform(0, 255, (8, 8, 3)).astype(np.uint8), (96, 96))
+    assert det._whole_crop(blob) == []
+    assert det._whole_crop(cv2.resize(crop, (400, 400))) == []  # a photo, not a crop: not judged whole
