@@ -26,8 +26,7 @@ class FaceMesh:
     """``FaceMesh()(image, box, roll)`` -> :class:`MeshResult` for the face in ``box`` (x0, y0,
     x1, y1, the shared box convention) of a grey or RGB uint8 image. ``roll`` (degrees, the angle
     of the line from the face's right eye to its left eye in the image) turns the crop upright
-    first, as MediaPipe runs FaceMesh: on a face tilted by 15-30 degrees an unturned crop's
-    presence can fall below 0.05."""
+    first, as MediaPipe runs FaceMesh (an unturned crop of a tilted face can score near 0)."""
 
     def __init__(self, threads: int = 1):
         from expnet.core.mediapipe import TFLiteModel
@@ -52,9 +51,10 @@ class FaceMesh:
 
 
 def _upright_crop(image: np.ndarray, square: np.ndarray, size: int, roll: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ``CONTEXT`` crop around ``square`` turned by ``-roll`` degrees, and the 2x3 affine from
-    image to crop. The region is first cut axis-aligned with room for the turn (area-resampled
-    like :func:`crop`), then turned about its centre."""
+    """The ``CONTEXT`` crop around ``square`` turned ``roll`` degrees counter-clockwise (as shown,
+    y down), which levels an eye line at angle ``roll``, and the 2x3 affine from image to crop.
+    The region is first cut axis-aligned with room for the turn (area-resampled like
+    :func:`crop`), then turned about its centre."""
     room = int(np.ceil(size * np.sqrt(2) / 2)) * 2 - size  # even: the centre stays on the pixel grid
     wide, first = crop(image, square, size + room, enlarge=CONTEXT * (size + room) / size)
     centre = (size + room - 1) / 2
