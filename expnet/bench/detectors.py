@@ -3,7 +3,7 @@
 - recall on generated 1280x720 group scenes, by face width (registry sample faces on generated
   backgrounds);
 - false faces per 100 generated faceless images (backgrounds, textures, shapes), and per 100
-  small faceless images like a crop folder's (where BlazeFace expects a face crop);
+  small faceless images like a crop folder's (grey texture crops and smooth colour blobs);
 - with ``data`` (a folder holding ``aflw2000-samples`` and ``fer2013``): faces found on the
   AFLW2000-3D samples (a found box overlaps the ground-truth landmarks' box) and on FER-2013
   validation crops treated as photos;
