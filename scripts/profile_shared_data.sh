@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The turned-head data of the shipped model (issue 13): UTKFace labels, then profiled views of 8,000
-# lfw-expressions training faces (one each) and of 2,000 UTKFace faces, and the
+# The turned-head data (issue 25): UTKFace labels, then three profiled views of every usable
+# lfw-expressions training face and every usable UTKFace face (abs(yaw) one view in each of 0-30,
+# 30-60 and 60-90 degrees, pitch to +-40, roll +-15 more: about 68,000 views), and the
 # expression-under-pose views of the lfw-expressions validation identities (yaw 0, 30, 60, 75,
 # face crops). Needs scripts/label_shared_data.sh's labels first. Everything stays under OUT (out
 # of git: it derives from non-redistributable data); re-running resumes.
@@ -9,11 +10,13 @@ ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (ea
 DATA="${EXPNET_DATA:-../shared/data}"
 OUT="${1:-outputs}"
 mkdir -p "$OUT/labels" "$OUT/profiled"
-ok1 expnet label "$DATA/utkface/images" -o "$OUT/labels/utkface.jsonl" --summary "$OUT/labels/utkface.summary.json"
+[ -s "$OUT/labels/utkface.jsonl" ] || ok1 expnet label "$DATA/utkface/images" -o "$OUT/labels/utkface.jsonl" \
+    --summary "$OUT/labels/utkface.summary.json"
 python -c "from expnet.splits import lfw_validation_identities as v; print('\n'.join(sorted(v())))" \
     > "$OUT/lfw-val-identities.txt"
-ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train" \
-    --exclude-identities "$OUT/lfw-val-identities.txt" --limit 8000
-ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface" --limit 2000
+VIEWS=(--views 3 --max-pitch 40 --pitch-jitter 25 --roll-jitter 15)
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-3v" \
+    --exclude-identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"
+ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-3v" "${VIEWS[@]}"
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-yaws" \
     --identities "$OUT/lfw-val-identities.txt" --yaws 0 30 60 75 --crop 224

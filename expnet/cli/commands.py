@@ -85,7 +85,8 @@ def run_profile(args) -> int:
         return {line.strip() for line in Path(path).read_text().splitlines() if line.strip()} if path else None
 
     settings = ProfileSettings(views=args.views, yaws=tuple(args.yaws) if args.yaws else None,
-                               max_yaw=args.max_yaw, max_pitch=args.max_pitch, pad=args.pad, crop=args.crop,
+                               max_yaw=args.max_yaw, max_pitch=args.max_pitch, pitch_jitter=args.pitch_jitter,
+                               roll_jitter=args.roll_jitter, pad=args.pad, crop=args.crop,
                                seed=args.seed)
     summary = profile_labels(args.labels, args.output, settings, workers=args.workers, progress=not args.quiet,
                              limit=args.limit, identities=names(args.identities),
@@ -107,15 +108,26 @@ def run_train(args) -> int:
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, schedule=args.schedule,
                          weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
                          augment=not args.no_augment, net=net, max_minutes=args.max_minutes, init=args.init,
-                         extra=args.extra, device=args.device, loss_weights=weights)
+                         extra=args.extra, device=args.device, loss_weights=weights, pose_loss=args.pose_loss,
+                         label_weights=_numbers(args.label_weights, "--label-weights"),
+                         epoch_samples=args.epoch_samples)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0
+
+
+def _numbers(text: str | None, option: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(w) for w in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} takes comma-separated numbers; got {text!r}") from None
 
 
 def run_export(args) -> int:
     from expnet.training.export import export_onnx
     from expnet.training.model_card import write_model_card
-    path = export_onnx(args.checkpoint, args.output)
+    path = export_onnx(args.checkpoint, args.output, pose_from=args.pose_from)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.card:
         evaluation = json.loads(Path(args.evaluation).read_text()) if args.evaluation else None

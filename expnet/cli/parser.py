@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead of random views, one view per yaw given (degrees; pitch and roll kept)")
     p.add_argument("--max-yaw", type=float, default=90.0, help="random views: yaw uniform within +-this")
     p.add_argument("--max-pitch", type=float, default=30.0, help="random views: pitch kept within +-this")
+    p.add_argument("--pitch-jitter", type=float, default=20.0,
+                   help="random views: pitch is the face's own plus up to +-this")
+    p.add_argument("--roll-jitter", type=float, default=15.0,
+                   help="random views: roll is the face's own plus up to +-this")
     p.add_argument("--pad", type=float, default=0.25,
                    help="widen the canvas by this fraction of the image on every side (room for the turned head)")
     p.add_argument("--crop", type=int, metavar="PX",
@@ -192,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after the epoch that passes this wall time (checkpoints stay resumable)")
     p.add_argument("--loss-weights", default="1,1,0.25", metavar="E,P,S",
                    help="weights of the expression, pose and shape terms of the loss")
+    p.add_argument("--pose-loss", default="euler", choices=["euler", "vertex"],
+                   help="euler: squared error of the standardised angles; vertex: the mean face's landmarks "
+                        "placed with the predicted and the true pose (6-D rotation output), their distance")
+    p.add_argument("--label-weights", default=None, metavar="W1,W2,...",
+                   help="share of each --labels file in an epoch (default: every training row once)")
+    p.add_argument("--epoch-samples", type=int, default=0,
+                   help="samples drawn per epoch (0: the training set's size)")
     p.add_argument("--net", default=None,
                    help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -200,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "export", help="checkpoint -> ONNX model with its metadata")
     p.add_argument("checkpoint", help="a checkpoint of expnet train (best.pt or last.pt)")
     p.add_argument("--output", "-o", default="expnet.onnx", help="the ONNX file to write")
+    p.add_argument("--pose-from", metavar="CHECKPOINT",
+                   help="a pose network's checkpoint: the model takes its pose output from it and expression and "
+                        "shape from CHECKPOINT (both networks in one ONNX graph)")
     p.add_argument("--card", action="store_true",
                    help="also write MODEL_CARD.md and copy the training log and curves beside the model")
     p.add_argument("--evaluation", help="results.json of expnet evaluate --report, summarised in the card")

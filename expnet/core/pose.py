@@ -48,6 +48,31 @@ def rotation_to_euler(rotation: np.ndarray) -> np.ndarray:
     return np.stack([pitch, yaw, roll], axis=-1)
 
 
+def rotation_to_6d(rotation: np.ndarray) -> np.ndarray:
+    """The continuous 6-D representation of rotations (Zhou et al. 2019): the first two columns,
+    ``(..., 3, 3) -> (..., 6)``; no wrap-around and no gimbal lock, unlike angles."""
+    r = np.asarray(rotation, dtype=np.float64)
+    return np.concatenate([r[..., :, 0], r[..., :, 1]], axis=-1)
+
+
+def rotation_from_6d(six: np.ndarray) -> np.ndarray:
+    """Rotations ``(..., 3, 3)`` from any ``(..., 6)`` vectors (two columns, made orthonormal by
+    Gram-Schmidt; the third is their cross product)."""
+    six = np.asarray(six, dtype=np.float64)
+    a, b = six[..., :3], six[..., 3:]
+    c0 = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b - (c0 * b).sum(-1, keepdims=True) * c0
+    c1 = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    return np.stack([c0, c1, np.cross(c0, c1)], axis=-1)
+
+
+def rotation_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The angle in degrees of the rotation between ``a`` and ``b`` (``(..., 3, 3)`` each): the
+    geodesic distance, free of the Euler angles' wrap-around."""
+    trace = np.einsum("...ij,...ij->...", np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return np.degrees(np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0)))
+
+
 def rodrigues(rotvec: np.ndarray) -> np.ndarray:
     """Batched axis-angle vectors ``(..., 3)`` to rotation matrices ``(..., 3, 3)``."""
     rotvec = np.asarray(rotvec, dtype=np.float64)

@@ -123,7 +123,8 @@ class ExpNet:
                 for i in range(0, len(crops), batch_size)]
         if not outs:
             k_e, k_s = len(self.coder.expression_mean), len(self.coder.shape_mean)
-            return np.zeros((0, k_e), np.float32), np.zeros((0, 6), np.float32), np.zeros((0, k_s), np.float32)
+            return (np.zeros((0, k_e), np.float32), np.zeros((0, self.coder.n_pose), np.float32),
+                    np.zeros((0, k_s), np.float32))
         expression, pose, shape = (np.concatenate([o[k] for o in outs]) for k in range(3))
         return expression, pose, shape
 

@@ -35,10 +35,12 @@ class ProfileSettings:
     """Which views to make of each face.
 
     ``yaws`` given: one view per yaw (degrees), the face's own pitch and roll kept (for
-    evaluation). Otherwise ``views`` random views: yaw uniform in +-``max_yaw``, pitch the face's
-    own plus up to +-``pitch_jitter`` (kept within +-``max_pitch``), roll the face's own plus up to
-    +-``roll_jitter``. ``crop``: write the face cut to its box (enlarged 1.25x, as the network
-    sees it) at this size instead of the whole canvas; the label follows the crop.
+    evaluation). Otherwise ``views`` random views: yaw uniform in +-``max_yaw``, stratified over a
+    face's views (view k of n takes its abs(yaw) from the k-th of n equal bands of [0, max_yaw],
+    with a random sign), so every face is seen near frontal, half-turned and near profile; pitch
+    the face's own plus up to +-``pitch_jitter`` (kept within +-``max_pitch``), roll the face's own
+    plus up to +-``roll_jitter``. ``crop``: write the face cut to its box (enlarged 1.25x, as the
+    network sees it) at this size instead of the whole canvas; the label follows the crop.
     """
 
     views: int = 1
@@ -68,8 +70,9 @@ class ProfileSettings:
             return [View(p["pitch"], float(y), p["roll"]) for y in self.yaws]
         rng = np.random.default_rng([self.seed, zlib.crc32(row["image"].encode())])
         out = []
-        for _ in range(self.views):
-            yaw = rng.uniform(-self.max_yaw, self.max_yaw)
+        band = self.max_yaw / self.views
+        for k in range(self.views):
+            yaw = rng.choice((-1.0, 1.0)) * rng.uniform(k * band, (k + 1) * band)
             pitch = float(np.clip(p["pitch"] + rng.uniform(-self.pitch_jitter, self.pitch_jitter),
                                   -self.max_pitch, self.max_pitch))
             out.append(View(pitch, float(yaw), p["roll"] + rng.uniform(-self.roll_jitter, self.roll_jitter)))

@@ -8,13 +8,17 @@ further ``CONTEXT`` factor, so that box jitter can move inside it. Crops are cac
 
 Horizontal flips are used with correctly mirrored labels: the mirrored landmarks are refitted,
 which gives the mirrored expression, shape and pose in this basis (its components are not
-themselves symmetric).
+themselves symmetric). A crop is stored once; its mirrored twin is flipped when a batch is cut.
+Profiled views (rows of ``expnet profile``) are not mirrored: their yaw sign is already random, and
+their mirrored labels would come from a landmark refit at up to 90 degrees of yaw, which is
+exactly where the refit is least sure.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +40,13 @@ CONTEXT = 1.3
 
 @dataclass
 class SampleSet:
-    """Context crops and labels, one row per (image, flip)."""
+    """Context crops and labels, one label row per (image, flip).
 
-    crops: np.ndarray        # (N, C, C) uint8, C = round(CONTEXT * input_size)
+    ``crops`` holds each image once (M crops); label rows ``i`` and ``i + M`` are the image and its
+    mirrored twin (N = 2M), or N = M when no twins were made.
+    """
+
+    crops: np.ndarray        # (M, C, C) uint8, C = round(CONTEXT * input_size)
     expression: np.ndarray   # (N, Ke) raw coefficients
     shape: np.ndarray        # (N, Ks)
     rotation: np.ndarray     # (N, 3, 3)
@@ -48,14 +56,28 @@ class SampleSet:
     identity: np.ndarray     # (N,) str
     source: np.ndarray       # (N,) str image path
     flipped: np.ndarray      # (N,) bool
+    group: np.ndarray | None = None     # (N,) int: which label file the row came from
+    profiled: np.ndarray | None = None  # (N,) bool: a view made by ``expnet profile``
+
+    def __post_init__(self):
+        n = len(self.flipped)
+        if self.group is None:
+            self.group = np.zeros(n, np.int64)
+        if self.profiled is None:
+            self.profiled = np.zeros(n, bool)
 
     def __len__(self) -> int:
-        return len(self.crops)
+        return len(self.flipped)
 
     def mirror_of(self, index: np.ndarray) -> np.ndarray:
         """Index of each sample's mirrored twin (samples are stored originals first, then mirrors)."""
         half = len(self) // 2
         return np.where(index < half, index + half, index - half)
+
+    def crop(self, i: int) -> np.ndarray:
+        """The context crop of label row ``i`` (flipped for a mirrored twin)."""
+        c = self.crops[i % len(self.crops)]
+        return c[:, ::-1] if self.flipped[i] else c
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as tmp:
@@ -90,36 +112,49 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     With ``extra`` the labels' ``expression_extra`` (made with those components: ``fitter`` fits
     10 + K) follow the ten in ``expression``.
     """
-    rows = [r for f in label_files for r in read_labels(f)]
+    rows, groups = [], []
+    for k, f in enumerate(label_files):
+        got = read_labels(f)
+        rows += got
+        groups += [k] * len(got)
     if extra is not None:
         other = {r.get("extra_version") for r in rows} - {extra.version}
         if other:
             raise ValueError(f"labels made without the extra components {extra.version} (found "
                              f"{sorted(map(str, other))}): label with expnet label --extra and the same components")
     side = int(round(CONTEXT * input_size))
-    crops, keep, affines, landmark_rows = [], [], [], []
-    for i, r in enumerate(tqdm(rows, desc="crops", unit="img", disable=not progress)):
+    crops = np.empty((len(rows), side, side), np.uint8)  # filled in place: no second copy of every crop
+    affines = np.empty((len(rows), 2, 3))
+    ok = np.zeros(len(rows), bool)
+
+    def cut(i: int) -> None:
         try:
-            gray = load_image(r["image"], "L")
+            gray = load_image(rows[i]["image"], "L")
         except ImageError:
-            continue
-        lm = np.asarray(r["landmarks"], dtype=np.float64)
-        box = network_box(lm)
-        crop_img, affine = crop(gray, box, side, enlarge=CONTEXT)
-        crops.append(crop_img)
-        affines.append(affine)
-        keep.append(i)
-        landmark_rows.append(lm)
+            return
+        crops[i], affines[i] = crop(gray, network_box(np.asarray(rows[i]["landmarks"], np.float64)), side,
+                                    enlarge=CONTEXT)
+        ok[i] = True
+
+    # JPEG decoding and OpenCV's resampling release Python's lock: one thread per core
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for _ in tqdm(pool.map(cut, range(len(rows))), total=len(rows), desc="crops", unit="img",
+                      disable=not progress):
+            pass
+    keep = np.flatnonzero(ok)
+    crops = crops[keep] if len(keep) < len(rows) else crops
+    landmark_rows = [np.asarray(rows[i]["landmarks"], np.float64) for i in keep]
     rows = [rows[i] for i in keep]
+    group = np.array([groups[i] for i in keep], dtype=np.int64)
+    profiled = np.array(["profiled_from" in r for r in rows], dtype=bool)
     n = len(rows)
-    affine = np.array(affines)
+    affine = affines[keep]
     exp = np.array([r["expression"] + (r["expression_extra"] if extra is not None else []) for r in rows])
     shp = np.array([r["shape"] for r in rows])
     rot = np.array([r["pose"]["rotation"] for r in rows])
     scl = np.array([r["pose"]["scale"] for r in rows])
     trn = np.array([r["pose"]["translation"] for r in rows])
     # Mirror: flip the crop; the mirrored image's landmarks are refitted for mirrored labels.
-    crops = np.array(crops)
     lm = np.array(landmark_rows)
     widths = np.array([r["width"] for r in rows], dtype=np.float64)
     fit = fitter.fit(mirror_landmarks(lm, widths))
@@ -128,7 +163,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     a = affine[:, 0, 0]
     m_aff[:, 0, 2] = (side - 1) - (a * (widths - 1) + affine[:, 0, 2])
     return SampleSet(
-        crops=np.concatenate([crops, crops[:, :, ::-1]]),
+        crops=crops,
         expression=np.concatenate([exp, fit.expression]),
         shape=np.concatenate([shp, fit.shape]),
         rotation=np.concatenate([rot, fit.rotation]),
@@ -137,7 +172,8 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
         affine=np.concatenate([affine, m_aff]),
         identity=np.array([str(r.get("identity") or r["image"]) for r in rows] * 2),
         source=np.array([r["image"] for r in rows] * 2),
-        flipped=np.r_[np.zeros(n, bool), np.ones(n, bool)])
+        flipped=np.r_[np.zeros(n, bool), np.ones(n, bool)],
+        group=np.r_[group, group], profiled=np.r_[profiled, profiled])
 
 
 @dataclass(frozen=True)
@@ -170,7 +206,7 @@ def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCo
             box_side, cx, cy = base, side / 2, side / 2
         s = size / box_side
         m = np.array([[s, 0, -(cx - box_side / 2) * s], [0, s, -(cy - box_side / 2) * s]])
-        img = cv2.warpAffine(samples.crops[i], m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+        img = cv2.warpAffine(samples.crop(i), m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_CONSTANT)
         if rng is not None and augment is not None:
             img = _degrade(img, rng, augment)

@@ -3,7 +3,9 @@
 The graph takes raw grey crops ``pixels`` (B, 1, S, S) in 0-255 and returns whitened
 ``expression``, ``pose`` and ``shape``; everything needed to decode them (network config, target
 statistics, basis name, crop convention) is stored as JSON in the model's metadata under
-``expnet``.
+``expnet``. With a second checkpoint for pose (``pose_from``), the graph holds both networks
+(:class:`expnet.training.network.SplitNetwork`) and the metadata's ``networks`` says which output
+comes from which; every consumer runs it as it runs one network.
 """
 
 from __future__ import annotations
@@ -22,29 +24,50 @@ from expnet.core.detection import BOX_CONVENTION
 from expnet.training.checkpoint import load_checkpoint
 
 
-def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: dict | None = None) -> Path:
+def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: dict | None = None,
+                pose_from: str | os.PathLike | None = None) -> Path:
+    """Export a checkpoint (or an expression checkpoint with a pose checkpoint) to ONNX.
+
+    Parameters
+    ----------
+    checkpoint : path
+        A checkpoint of ``expnet train``: every output, or expression and shape with ``pose_from``.
+    path : path
+        The ONNX file to write (atomically).
+    extra : dict, optional
+        More metadata.
+    pose_from : path, optional
+        A checkpoint whose pose output replaces the first one's (a pose network).
+    """
     import torch
 
-    from expnet.training.network import ExpNetCNN, NetConfig
+    from expnet.training.network import SplitNetwork
 
     state = load_checkpoint(checkpoint)
-    cfg = NetConfig.from_dict(state["net_config"])
-    net = ExpNetCNN(cfg)
-    net.load_state_dict(state["model"])
-    net.eval()
+    net = _load_net(state)
+    pose_state = load_checkpoint(pose_from) if pose_from else None
+    graph = SplitNetwork(net, _load_net(pose_state)).eval() if pose_state else net
     path = Path(path)
-    s = cfg.input_size
+    s = net.config.input_size
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net, (torch.zeros(2, 1, s, s),), str(tmp), input_names=["pixels"],
+        torch.onnx.export(graph, (torch.zeros(2, 1, s, s),), str(tmp), input_names=["pixels"],
                           output_names=["expression", "pose", "shape"],
                           dynamic_axes={n: {0: "batch"} for n in ("pixels", "expression", "pose", "shape")},
                           opset_version=17, dynamo=False)
-        _add_metadata(tmp, cfg, state, extra)
+        _add_metadata(tmp, net.config, state, extra, pose_state, checkpoint, pose_from)
     return path
 
 
-def _add_metadata(path: Path, cfg, state: dict, extra: dict | None) -> None:
+def _load_net(state: dict):
+    from expnet.training.network import ExpNetCNN, NetConfig
+    net = ExpNetCNN(NetConfig.from_dict(state["net_config"]))
+    net.load_state_dict(state["model"])
+    return net.eval()
+
+
+def _add_metadata(path: Path, cfg, state: dict, extra: dict | None, pose_state: dict | None = None,
+                  checkpoint=None, pose_from=None) -> None:
     """Store what decoding needs (and the recipe) as JSON under ``expnet`` in the ONNX metadata."""
     import onnx
     model = onnx.load(str(path))
@@ -58,11 +81,32 @@ def _add_metadata(path: Path, cfg, state: dict, extra: dict | None) -> None:
         extra = {**(extra or {}), "extra": {"k": components.k, "version": components.version,
                                             "basis": components.basis.astype(np.float32).tolist(),
                                             "std": components.std.tolist(), "faces": components.faces}}
-    meta = {"format": 1, "net_config": cfg.to_dict(), "coder": state["coder"],
+    coder = dict(state["coder"])
+    net_config = cfg.to_dict()
+    outputs = ["expression", "pose", "shape"]
+    networks = [_network_entry(state, checkpoint, outputs)]
+    if pose_state is not None:  # pose decodes with the pose network's own statistics and encoding
+        for key in ("pose_mean", "pose_std", "pose_encoding"):
+            coder[key] = pose_state["coder"].get(key, "euler")
+        net_config["n_pose"] = pose_state["net_config"]["n_pose"]
+        networks = [_network_entry(state, checkpoint, ["expression", "shape"]),
+                    _network_entry(pose_state, pose_from, ["pose"])]
+    meta = {"format": 1, "net_config": net_config, "coder": coder,
             "basis": basis_name(cfg.n_shape, cfg.n_expression - n_extra)
             + (f" + {n_extra} extra expression components" if n_extra else ""),
             "crop": {"enlarge": ENLARGE, "box_convention": BOX_CONVENTION, "input": "grey 0-255"},
-            "epochs": state["epoch"], "train_config": state["train_config"], **(extra or {})}
+            "epochs": state["epoch"], "train_config": state["train_config"], "networks": networks, **(extra or {})}
     entry = model.metadata_props.add()
     entry.key, entry.value = "expnet", json.dumps(meta)
     onnx.save(model, str(path))
+
+
+def _network_entry(state: dict, checkpoint, outputs: list[str]) -> dict:
+    """What one network of a model is: its outputs, configuration, recipe and size."""
+    from expnet.training.network import ExpNetCNN, NetConfig, count_macs
+    net = ExpNetCNN(NetConfig.from_dict(state["net_config"]))
+    return {"outputs": outputs, "checkpoint": Path(checkpoint).name if checkpoint else None,
+            "net_config": state["net_config"], "epochs": state["epoch"],
+            "pose_encoding": state["coder"].get("pose_encoding", "euler"),
+            "train_config": state["train_config"], "macs": count_macs(net),
+            "params": sum(p.numel() for p in net.parameters())}

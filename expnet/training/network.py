@@ -115,3 +115,24 @@ def count_macs(model: ExpNetCNN) -> int:
     for h in hooks:
         h.remove()
     return total
+
+
+class SplitNetwork(nn.Module):
+    """The paper's arrangement in one graph: expression and shape from one network, pose from
+    another (FacePoseNet beside ExpNet), on the same crop.
+
+    The pose network may take a smaller input: the crop is average-pooled by the integer ratio of
+    the two input sizes, as the crop of that size would be cut by area resampling.
+    """
+
+    def __init__(self, expression: ExpNetCNN, pose: ExpNetCNN):
+        super().__init__()
+        s, p = expression.config.input_size, pose.config.input_size
+        if s % p:
+            raise ValueError(f"the pose network's input ({p} px) must divide the expression network's ({s} px)")
+        self.expression, self.pose, self.ratio = expression, pose, s // p
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        expression, _, shape = self.expression(pixels)
+        small = nn.functional.avg_pool2d(pixels, self.ratio) if self.ratio > 1 else pixels
+        return expression, self.pose(small)[1], shape

@@ -26,11 +26,13 @@ from expnet.core.atomic import atomic_path, write_text
 from expnet.core.extra_basis import extend, load_extra
 from expnet.core.facemodel import FaceModel
 from expnet.core.plots import pyplot
+from expnet.core.pose import rotation_angle
 from expnet.inference.targets import TargetCoder
 from expnet.splits import lfw_validation_identities
 from expnet.teacher.fitting import LandmarkFitter
 from expnet.training.checkpoint import load_checkpoint
 from expnet.training.data import Augment, SampleSet, build_samples, centre_affines, make_batch
+from expnet.training.losses import PoseLoss, encoding_of
 from expnet.training.network import ExpNetCNN, NetConfig, count_macs
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -64,6 +66,9 @@ class TrainConfig:
     init: str | None = None            # start from this checkpoint's weights (e.g. a lower-lr stage)
     extra: str | None = None           # extra expression components ("shipped" or an .npz): 10 + K outputs
     device: str = "cpu"                # "cpu", "cuda" or "cuda:N": the same recipe on either
+    pose_loss: str = "euler"           # "euler" (standardised angles, the shipped model's) or "vertex"
+    label_weights: tuple[float, ...] | None = None  # share of each label file in an epoch (None: all once)
+    epoch_samples: int = 0             # samples drawn per epoch (0: the training set's size)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -80,6 +85,15 @@ class TrainConfig:
         if len(self.loss_weights) != 3 or not all(float(w) >= 0 for w in self.loss_weights):
             raise ValueError(f"loss_weights are three numbers (expression, pose, shape), none negative; "
                              f"got {self.loss_weights!r}")
+        encoding_of(self.pose_loss)  # a ValueError that names the choices
+        if self.label_weights is not None:
+            self.label_weights = tuple(float(w) for w in self.label_weights)
+            if len(self.label_weights) != len(self.labels) or not all(w >= 0 for w in self.label_weights) \
+                    or not sum(self.label_weights) > 0:
+                raise ValueError(f"label_weights are one share per label file ({len(self.labels)}), none negative "
+                                 f"and not all zero; got {self.label_weights!r}")
+        if int(self.epoch_samples) < 0:
+            raise ValueError(f"epoch_samples must not be negative, got {self.epoch_samples!r}")
         unknown = set(self.net) - set(NetConfig.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown network settings {sorted(unknown)}; "
@@ -100,6 +114,7 @@ class _Run:
     net: ExpNetCNN
     net_config: NetConfig
     coder: TargetCoder
+    pose_loss: PoseLoss
     optimizer: torch.optim.Optimizer
     scheduler: object
     samples: SampleSet
@@ -138,7 +153,7 @@ class Trainer:
     def samples(self) -> SampleSet:
         """Training crops and labels of the label files, cached by their paths and times."""
         c = self.config
-        key = {"labels": [[str(Path(p).resolve()), os.path.getmtime(p)] for p in c.labels],
+        key = {"format": 2, "labels": [[str(Path(p).resolve()), os.path.getmtime(p)] for p in c.labels],
                "input_size": c.input_size, **({"extra": self.extra.version} if self.extra else {})}
         digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:12]
         cache = Path(c.cache) / f"samples-{c.input_size}-{digest}.npz"
@@ -156,31 +171,38 @@ class Trainer:
         return set(Path(c.val_identities).read_text().split()) if c.val_identities else lfw_validation_identities()
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _network(self, samples: SampleSet, train_idx: np.ndarray) -> tuple[ExpNetCNN, NetConfig, TargetCoder]:
-        """A fresh network with the training set's mean image, and the target coding whose pose
-        statistics come from the training labels."""
+    def _network(self, samples: SampleSet, train_idx: np.ndarray) -> tuple[ExpNetCNN, NetConfig, TargetCoder,
+                                                                          PoseLoss]:
+        """A fresh network with the training set's mean image, the target coding whose pose
+        statistics come from the training labels, and the pose loss."""
         c = self.config
+        encoding = encoding_of(c.pose_loss)
+        coder0 = TargetCoder.from_model(self.fit_model, pose_encoding=encoding)
         defaults = NetConfig(input_size=c.input_size, n_expression=self.fit_model.n_expression,
-                             n_shape=self.model.n_shape).to_dict()
+                             n_shape=self.model.n_shape, n_pose=coder0.n_pose).to_dict()
         net_cfg = NetConfig.from_dict({**defaults, **c.net})
         net = ExpNetCNN(net_cfg)
-        coder0 = TargetCoder.from_model(self.fit_model)
-        centre, _, _, _ = make_batch(samples, train_idx[:4000], c.input_size, coder0, None, None)
+        # a spread-out sample of the training set (it may be ordered by source)
+        some = train_idx[np.linspace(0, len(train_idx) - 1, min(len(train_idx), 4000)).astype(int)]
+        centre, _, _, _ = make_batch(samples, some, c.input_size, coder0, None, None)
         net.mean_image.copy_(torch.from_numpy(centre.mean(0, keepdims=True)))
         raw = coder0.raw_pose(samples.rotation[train_idx], samples.scale[train_idx],
                               samples.translation[train_idx], centre_affines(samples, train_idx, c.input_size),
                               c.input_size)
         if not np.isfinite(raw).all():
             raise ValueError("non-finite pose labels in the training set; relabel with this version")
-        coder = TargetCoder.from_model(self.fit_model, raw.mean(0), raw.std(0) + 1e-6)
+        coder = TargetCoder.from_model(self.fit_model, raw.mean(0), raw.std(0) + 1e-6, encoding)
         if c.init:  # a further stage: the earlier stage's weights, mean image and target coding
             init = load_checkpoint(c.init)
             if NetConfig.from_dict(init["net_config"]) != net_cfg:
                 raise ValueError(f"{c.init} has another network configuration than this run")
             net.load_state_dict(init["model"])
             coder = TargetCoder.from_dict(init["coder"])
+        pose_loss = PoseLoss(c.pose_loss, coder, self.fit_model)
+        pose_loss.spread = pose_loss.spread_of((raw - coder.pose_mean) / coder.pose_std)
         # NHWC runs the depthwise convolutions about twice as fast on CPU (measured in training).
-        return net.to(self.device, memory_format=torch.channels_last), net_cfg, coder
+        return (net.to(self.device, memory_format=torch.channels_last), net_cfg, coder,
+                pose_loss.to(self.device))
 
     def _optimizer(self, net: ExpNetCNN, n_train: int):
         c = self.config
@@ -203,9 +225,9 @@ class Trainer:
         train_idx, val_idx = _split(samples, self._held_out())
         if len(train_idx) == 0 or len(val_idx) == 0:
             raise ValueError(f"empty split: {len(train_idx)} training and {len(val_idx)} validation samples")
-        net, net_cfg, coder = self._network(samples, train_idx)
-        opt, sched = self._optimizer(net, len(train_idx))
-        run = _Run(net, net_cfg, coder, opt, sched, samples, train_idx, val_idx)
+        net, net_cfg, coder, pose_loss = self._network(samples, train_idx)
+        opt, sched = self._optimizer(net, self._epoch_size(len(train_idx)))
+        run = _Run(net, net_cfg, coder, pose_loss, opt, sched, samples, train_idx, val_idx)
         self._resume(run)
         return run
 
@@ -223,6 +245,8 @@ class Trainer:
         run.scheduler.load_state_dict(state["scheduler"])
         run.start_epoch, run.best, run.history = state["epoch"], state["best"], state["history"]
         run.coder = TargetCoder.from_dict(state["coder"])
+        spread = state.get("pose_spread", run.pose_loss.spread)
+        run.pose_loss = PoseLoss(self.config.pose_loss, run.coder, self.fit_model, spread).to(self.device)
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -246,10 +270,30 @@ class Trainer:
                 "train_samples": int(len(run.train_idx)), "val_samples": int(len(run.val_idx)),
                 "seconds": float(sum(r["seconds"] for r in run.history))}
 
+    def _epoch_size(self, n_train: int) -> int:
+        return int(self.config.epoch_samples) or n_train
+
+    def _epoch_order(self, run: _Run, rng: np.random.Generator) -> np.ndarray:
+        """The epoch's samples: the whole training set once, or ``epoch_samples`` drawn from each
+        label file in proportion to ``label_weights`` (without replacement while a file lasts)."""
+        c, idx = self.config, run.train_idx
+        if c.label_weights is None and not c.epoch_samples:
+            return rng.permutation(idx)
+        groups = run.samples.group[idx]
+        n_files = len(c.labels)
+        weights = np.asarray(c.label_weights if c.label_weights is not None
+                             else np.bincount(groups, minlength=n_files), dtype=np.float64)
+        present = np.array([np.any(groups == k) for k in range(n_files)])
+        weights = np.where(present, weights, 0.0)  # a file with no training rows (validation only)
+        counts = np.round(self._epoch_size(len(idx)) * weights / weights.sum()).astype(int)
+        parts = [rng.choice(idx[groups == k], m, replace=m > np.sum(groups == k))
+                 for k, m in enumerate(counts) if m > 0]
+        return rng.permutation(np.concatenate(parts))
+
     def _epoch_batches(self, run: _Run, rng: np.random.Generator) -> list[np.ndarray]:
-        order = rng.permutation(run.train_idx)
+        order = self._epoch_order(run, rng)
         if self.config.augment:  # horizontal flip: the mirrored twin, whose labels were refitted
-            flip = rng.random(len(order)) < 0.5
+            flip = (rng.random(len(order)) < 0.5) & ~run.samples.profiled[order]
             order[flip] = run.samples.mirror_of(order[flip])
         b = self.config.batch_size
         return [order[i:i + b] for i in range(0, len(order) - b + 1, b)]
@@ -288,7 +332,7 @@ class Trainer:
         dev = self.device
         pe, pp, ps = run.net(torch.from_numpy(x).to(dev, memory_format=torch.channels_last))
         loss = (w_exp * ((pe - torch.from_numpy(e).to(dev)) ** 2).mean()
-                + w_pose * ((pp - torch.from_numpy(p).to(dev)) ** 2).mean()
+                + w_pose * run.pose_loss(pp, torch.from_numpy(p).to(dev))
                 + w_shape * ((ps - torch.from_numpy(s).to(dev)) ** 2).mean())
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -301,8 +345,9 @@ class Trainer:
         """Validate, step the plateau rule, log, checkpoint and plot."""
         c = self.config
         w_exp, w_pose, w_shape = c.loss_weights
-        val = evaluate_split(run.net, run.samples, run.val_idx, run.coder, c.input_size, device=self.device)
-        val_loss = w_exp * val["expression_mse"] + w_pose * val["pose_mse"] + w_shape * val["shape_mse"]
+        val = evaluate_split(run.net, run.samples, run.val_idx, run.coder, c.input_size, device=self.device,
+                             pose_loss=run.pose_loss)
+        val_loss = w_exp * val["expression_mse"] + w_pose * val["pose_loss"] + w_shape * val["shape_mse"]
         if c.schedule == "plateau":
             run.scheduler.step(val_loss)
         per_component = " ".join(f"{v:.4f}" for v in val["expression_mse_per_component"])
@@ -315,7 +360,7 @@ class Trainer:
         state = {"model": weights, "optimizer": run.optimizer.state_dict(),
                  "scheduler": run.scheduler.state_dict(), "epoch": epoch + 1, "best": min(run.best, val_loss),
                  "history": run.history, "train_config": asdict(c), "net_config": run.net_config.to_dict(),
-                 "coder": run.coder.to_dict()}
+                 "coder": run.coder.to_dict(), "pose_spread": run.pose_loss.spread}
         if val_loss < run.best:
             run.best = val_loss
             _atomic_save(state, self.out / "best.pt")
@@ -333,20 +378,30 @@ def _identity(config: dict) -> dict:
 
 @torch.no_grad()
 def evaluate_split(net: ExpNetCNN, samples: SampleSet, index: np.ndarray, coder: TargetCoder,
-                   size: int, batch: int = 256, device: str | torch.device = "cpu") -> dict:
-    """Mean squared error (whitened units) of each head on centred, undegraded crops."""
+                   size: int, batch: int = 256, device: str | torch.device = "cpu",
+                   pose_loss: PoseLoss | None = None) -> dict:
+    """Mean squared error (whitened units) of each head on centred, undegraded crops, the pose
+    loss' own value and the mean rotation error in degrees (geodesic)."""
     net.eval()
-    se_e, se_p, se_s, n = 0.0, 0.0, 0.0, 0
+    se_e, se_p, se_s, n, pose_sum, degrees = 0.0, 0.0, 0.0, 0, 0.0, []
     for i in range(0, len(index), batch):
         x, e, p, s = make_batch(samples, index[i:i + batch], size, coder, None, None)
         x_t = torch.from_numpy(x).to(device, memory_format=torch.channels_last)
-        pe, pp, ps = (t.cpu().numpy() for t in net(x_t))
+        out = net(x_t)
+        if pose_loss is not None:
+            pose_sum += float(pose_loss(out[1], torch.from_numpy(p).to(device))) * len(x)
+        pe, pp, ps = (t.cpu().numpy() for t in out)
         se_e = se_e + ((pe - e) ** 2).sum(0)
         se_p = se_p + ((pp - p) ** 2).sum(0)
         se_s = se_s + ((ps - s) ** 2).sum(0)
         n += len(x)
-    return {"expression_mse": float(se_e.mean() / n), "pose_mse": float(se_p.mean() / n),
-            "shape_mse": float(se_s.mean() / n),
+        affine = np.zeros((len(x), 2, 3))
+        affine[:, 0, 0] = affine[:, 1, 1] = 1.0  # the rotation does not depend on the crop
+        degrees.append(rotation_angle(coder.decode_pose(pp, affine, size)[0], coder.decode_pose(p, affine, size)[0]))
+    pose_mse = float(se_p.mean() / n)
+    return {"expression_mse": float(se_e.mean() / n), "pose_mse": pose_mse,
+            "pose_loss": pose_sum / n if pose_loss is not None else pose_mse,
+            "pose_degrees": float(np.concatenate(degrees).mean()), "shape_mse": float(se_s.mean() / n),
             "expression_mse_per_component": (se_e / n).round(5).tolist()}
 
 

@@ -171,3 +171,16 @@ def test_fixed_yaws_with_crops_make_one_emotion_set_per_yaw(profiler, rng, tmp_p
     text = (report / "report.md").read_text()
     assert "## Accuracy against yaw" in text and "| raw-pixels |" in text.split("## Accuracy against yaw")[1]
     assert (report / "accuracy-vs-yaw.png").stat().st_size > 0
+
+
+def test_random_views_of_a_face_are_stratified_by_yaw():
+    settings = ProfileSettings(views=3, max_yaw=90.0, pitch_jitter=30.0, max_pitch=40.0)
+    for k in range(20):
+        row = {"image": f"face{k}.jpg", "pose": {"pitch": 5.0, "yaw": 0.0, "roll": 2.0}}
+        views = settings.plan(row)
+        assert [int(abs(v.yaw) // 30) for v in views] == [0, 1, 2]  # one view in each 30-degree band
+        assert all(abs(v.pitch) <= 40.0 and abs(v.roll - 2.0) <= 15.0 for v in views)
+        assert settings.plan(row) == views  # the same views on a rerun
+    signs = {np.sign(v.yaw) for k in range(20) for v in settings.plan({"image": f"f{k}", "pose": {
+        "pitch": 0.0, "yaw": 0.0, "roll": 0.0}})}
+    assert signs == {-1.0, 1.0}
