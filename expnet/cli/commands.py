@@ -227,6 +227,8 @@ class _UniqueStems:
 def run_evaluate(args) -> int:
     if args.task == "pose":
         return _evaluate_pose(args)
+    if args.task == "compare":
+        return _evaluate_compare(args)
     from expnet.evaluation.datasets import load_datasets
     from expnet.evaluation.experiment import evaluate
     from expnet.evaluation.report import write_report
@@ -261,10 +263,30 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def _evaluate_compare(args) -> int:
+    from expnet.evaluation.compare import compare_models, emotion_sets, write_compare_report
+    if not args.paths:
+        raise ValueError("evaluate compare needs one or more ONNX models")
+    if not (args.data or args.aflw or args.profiled):
+        raise ValueError("evaluate compare needs --data DIR (emotion), --aflw DIR (pose) or --profiled DIR")
+    result = compare_models(args.paths, args.reference, emotion_sets(args.data, args.profiled), args.profiled,
+                            args.aflw, args.cache, not args.quiet)
+    result.meta = {"command": "expnet " + " ".join(sys.argv[1:])}
+    for model, acc in result.accuracy.items():
+        print(f"{model}: " + "  ".join(f"{k} {100 * v:.1f}" for k, v in acc.items()))
+    for t in result.tests:
+        print(f"{t.model} vs {t.reference} on {t.dataset}@{t.scale:g}: {100 * t.accuracy:.1f} vs "
+              f"{100 * t.reference_accuracy:.1f}, {t.only_model}/{t.only_reference} discordant, p={t.p_value:.3f} "
+              f"({t.verdict})")
+    print(f"report: {write_compare_report(args.report or 'outputs/evaluation-compare', result)}")
+    return 0
+
+
 def _evaluate_pose(args) -> int:
     from expnet.evaluation.pose import POSE_METHODS, evaluate_pose, write_pose_report
-    if not args.folder:
-        raise ValueError("evaluate pose needs a folder in the AFLW2000-3D layout (*.jpg + *.mat)")
+    if len(args.paths) != 1:
+        raise ValueError("evaluate pose needs one folder in the AFLW2000-3D layout (*.jpg + *.mat)")
+    args.folder = args.paths[0]
     methods = args.method or list(POSE_METHODS)
     data, scores, answers = evaluate_pose(args.folder, methods, args.own_detector, args.model)
     for s in scores:

@@ -221,10 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.run_export)
 
     p = _command(sub, "evaluate", help="the paper's experiments: 5-NN emotion accuracy at several scales; "
-                                       "head pose and landmark error on AFLW2000-3D-style folders")
-    p.add_argument("task", choices=["emotion", "pose"], help="the experiment")
-    p.add_argument("folder", nargs="?",
-                   help="pose: a folder of *.jpg with *.mat (Pose_Para, pt3d_68) beside them, as AFLW2000-3D")
+                                       "head pose and landmark error on AFLW2000-3D-style folders; models "
+                                       "compared on the same items with paired tests")
+    p.add_argument("task", choices=["emotion", "pose", "compare"], help="the experiment")
+    p.add_argument("paths", nargs="*", metavar="FOLDER|MODEL",
+                   help="pose: a folder of *.jpg with *.mat (Pose_Para, pt3d_68) beside them, as AFLW2000-3D; "
+                        "compare: the ONNX models to compare")
     p.add_argument("--dataset", choices=sorted(LOADERS) + ["profiled"],
                    help="ckplus (the official layout), folder (<emotion>/*), profiled (a folder of expnet "
                         "profile --yaws --crop from lfw-expressions: one set per yaw), or one of the named sets")
@@ -242,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write report.md, results.json and PNG figures here (default: outputs/evaluation, "
                         "for pose outputs/evaluation-pose)")
     p.add_argument("--runtime", action="store_true", help="add the runtime table to the report")
+    p.add_argument("--reference", action="append", metavar="MODEL",
+                   help="compare: a reference model (repeatable, e.g. the shipped recipe's seeds): every model is "
+                        "tested against each, and their mean accuracy is the bar (default: the first model)")
+    p.add_argument("--aflw", metavar="FOLDER", help="compare: an AFLW2000-3D-style folder for the head-pose tables")
+    p.add_argument("--profiled", metavar="FOLDER",
+                   help="compare: a folder of expnet profile --yaws --crop views (expression under pose, and the "
+                        "predicted over true abs(yaw))")
     p.add_argument("--cache", default="outputs/cache/features", help="feature cache folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.run_evaluate)

@@ -1,0 +1,65 @@
+"""expnet evaluate compare: models scored on the same items, exact McNemar tests, pose tables."""
+
+import json
+
+import numpy as np
+import pytest
+
+from expnet.cli import main
+from expnet.evaluation.compare import compare_models, mcnemar, write_compare_report
+from expnet.evaluation.datasets import load_emotion_folders
+
+
+def test_mcnemar_counts_the_discordant_items_and_is_exact():
+    a = np.array([1, 1, 0, 0, 1], bool)
+    b = np.array([1, 0, 0, 1, 0], bool)
+    assert mcnemar(a, b) == (2, 1, 1.0)
+    only_a, only_b, p = mcnemar(np.ones(30, bool), np.r_[np.zeros(10, bool), np.ones(20, bool)])
+    assert (only_a, only_b) == (10, 0) and p == pytest.approx(2 * 0.5 ** 10)
+    assert mcnemar(np.ones(5, bool), np.ones(5, bool))[2] == 1.0
+    with pytest.raises(ValueError, match="same items"):
+        mcnemar(np.ones(3, bool), np.ones(4, bool))
+
+
+def _emotion_folder(root, n=6):
+    """Faces in <emotion>/ folders: the registry sample photos, mirrored and shifted copies."""
+    import cv2
+
+    from expnet.core.images import load_image
+    from expnet.core.samples import sample_path
+    for k, emotion in enumerate(["happy", "sad"]):
+        face = cv2.resize(load_image(sample_path("takeo.ppm"), "L"), (96, 96))
+        (root / emotion).mkdir(parents=True)
+        for i in range(n):
+            img = np.roll(face if k == 0 else face[:, ::-1], i - n // 2, axis=1)
+            cv2.imwrite(str(root / emotion / f"{emotion}{i}.png"), img)
+    return load_emotion_folders(root, "toy")
+
+
+def test_compare_scores_models_on_the_same_items_and_tests_them_paired(onnx_model, tmp_path):
+    data = _emotion_folder(tmp_path / "toy")
+    result = compare_models([str(onnx_model), "expnet/models/expnet.onnx"], sets=[(data, 1.0)],
+                            cache_dir=tmp_path / "cache", progress=False)
+    assert set(result.accuracy) == {str(onnx_model), "expnet/models/expnet.onnx"}
+    assert all(0 <= acc["toy@1"] <= 1 for acc in result.accuracy.values())
+    (test,) = result.tests  # the second model against the reference (the first)
+    assert test.reference == str(onnx_model) and test.only_model + test.only_reference <= 12
+    assert result.reference_mean["toy@1"] == result.accuracy[str(onnx_model)]["toy@1"]
+    report = write_compare_report(tmp_path / "report", result)
+    saved = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert saved["tests"][0]["verdict"] in ("better", "worse", "no difference at p < 0.05")
+    assert "McNemar" in report.read_text()
+
+
+def test_compare_needs_models_and_something_to_score(tmp_path):
+    assert main(["evaluate", "compare"]) == 2
+    assert main(["evaluate", "compare", "expnet/models/expnet.onnx"]) == 2
+
+
+def test_compare_pose_tables_on_the_aflw_samples(shared_data, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["evaluate", "compare", "expnet/models/expnet.onnx", "--aflw",
+                 str(shared_data / "aflw2000-samples"), "--report", str(out)]) == 0
+    saved = json.loads((out / "results.json").read_text())
+    boxes = [s["boxes"] for s in saved["pose"]["expnet/models/expnet.onnx"]]
+    assert boxes == ["gt", "own"] and all(s["found"] == 16 for s in saved["pose"]["expnet/models/expnet.onnx"])
