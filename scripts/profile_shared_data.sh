@@ -3,8 +3,9 @@
 # lfw-expressions training face and every usable UTKFace face (abs(yaw) one view in each of 0-30,
 # 30-60 and 60-90 degrees, pitch to +-40, roll +-15 more: about 68,000 views), and the
 # expression-under-pose views of the lfw-expressions validation identities (yaw 0, 30, 60, 75,
-# face crops). Needs scripts/label_shared_data.sh's labels first. Everything stays under OUT (out
-# of git: it derives from non-redistributable data); re-running resumes.
+# face crops), and three random views of each of those (training's validation split). Needs
+# scripts/label_shared_data.sh's labels first. Everything stays under OUT (out of git: it derives
+# from non-redistributable data); re-running resumes.
 set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
@@ -20,3 +21,6 @@ ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-tra
 ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-3v" "${VIEWS[@]}"
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-yaws" \
     --identities "$OUT/lfw-val-identities.txt" --yaws 0 30 60 75 --crop 224
+# random views of the held-out identities: they land in training's validation split (pose at every yaw)
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-3v" \
+    --identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"
