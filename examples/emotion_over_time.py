@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from expnet import ExpNet
-from expnet.core.plots import pyplot
 from expnet.inference.video import ClipSummary, predict_video
+from expnet.io.figures import pyplot
 
 video = Path(sys.argv[1])
 plot = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(f"{video.stem}_expression.png")

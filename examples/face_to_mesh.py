@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from expnet import ExpNet, FaceModel
-from expnet.core.mesh import write_mesh
-from expnet.core.samples import sample_path
+from expnet.assets.samples import sample_path
+from expnet.face.mesh import write_mesh
 
 photo = Path(sys.argv[1]) if len(sys.argv) > 1 else sample_path()
 out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("meshes")

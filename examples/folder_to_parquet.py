@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from expnet import ExpNet
-from expnet.core.inputs import list_images
-from expnet.core.samples import sample_path
+from expnet.assets.samples import sample_path
+from expnet.io.inputs import list_images
 
 source = Path(sys.argv[1]) if len(sys.argv) > 1 else sample_path()
 target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("faces.parquet")

@@ -13,7 +13,6 @@ Reads EXPNET_DATA (default ../shared/data); a few minutes on 2 cores. An experim
 """
 
 import json
-import multiprocessing as mp
 import os
 import sys
 from pathlib import Path
@@ -21,43 +20,40 @@ from pathlib import Path
 import numpy as np
 from teacher_ceiling import accuracy, print_table, procrustes
 
-from expnet.core.detection import FaceBox
-from expnet.core.facemodel import FaceModel, LinearModel
-from expnet.core.ibug68 import JAW, inter_ocular
-from expnet.core.images import load_image
-from expnet.core.pose import Pose
+from expnet.assets.datasets import CKPLUS48, FER2013_VALIDATION
+from expnet.detection.boxes import FaceBox
 from expnet.evaluation.datasets import load_dataset
 from expnet.evaluation.methods import face_box_at_scale
+from expnet.face.ibug68 import JAW, inter_ocular
+from expnet.face.model import FaceModel, LinearModel
+from expnet.face.pose import Pose
+from expnet.io.images import load_image
+from expnet.io.pools import worker_map
 from expnet.splits import lfw_validation_identities
 from expnet.teacher.dense import MeshCorrespondence, learn_correspondence
-from expnet.teacher.facemesh import IBUG68_FROM_MESH, FaceMeshLandmarker
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 from expnet.teacher.landmarks import DlibLandmarker
+from expnet.teacher.mesh_landmarks import IBUG68_FROM_MESH, FaceMeshLandmarker
 
 OUT = Path("reports/experiments/dense-teacher")
-_WORKER: dict = {}
-
-
-def _init() -> None:
-    _WORKER["dlib"] = DlibLandmarker()
-    _WORKER["mesh"] = FaceMeshLandmarker()
-
-
-def _points(job):
+class _Points:
     """dlib's 68 and FaceMesh's 468 on one image, with the box given or the whole-crop box."""
-    path, cropped, box = job
-    if box is None:
-        gray, box = face_box_at_scale(path, 1.0, cropped, False, None)
-    else:
-        gray = load_image(path, "L")
-        box = FaceBox(*box, 1.0, "given")
-    colour = load_image(path, "RGB")
-    return _WORKER["dlib"].predict(gray, box), _WORKER["mesh"].predict(colour, box)
+
+    def __init__(self):
+        self.dlib, self.mesh = DlibLandmarker(), FaceMeshLandmarker()
+
+    def __call__(self, job):
+        path, cropped, box = job
+        if box is None:
+            gray, box = face_box_at_scale(path, 1.0, cropped, False, None)
+        else:
+            gray = load_image(path, "L")
+            box = FaceBox(*box, 1.0, "given")
+        return self.dlib.predict(gray, box), self.mesh.predict(load_image(path, "RGB"), box)
 
 
 def _pool_map(jobs):
-    with mp.get_context("fork").Pool(os.cpu_count() or 1, initializer=_init) as workers:
-        return workers.map(_points, jobs, chunksize=16)
+    return list(worker_map(_Points, (), jobs, os.cpu_count() or 1, chunksize=16))
 
 
 def correspondence(model: FaceModel) -> MeshCorrespondence:
@@ -93,7 +89,7 @@ def main() -> None:
                              model.expression_basis[both_vertices], model.shape_mean, model.shape_std,
                              model.expression_mean, model.expression_std)
     rows: dict[str, list[float]] = {}
-    for name, path in [("fer2013", root / "fer2013" / "validation"), ("ckplus48", root / "ckplus48")]:
+    for name, path in [("fer2013", root / FER2013_VALIDATION), ("ckplus48", root / CKPLUS48)]:
         data = load_dataset(name, path)
         found = _pool_map([(str(p), data.cropped, None) for p in data.paths])
         dlib = np.array([d for d, _ in found])

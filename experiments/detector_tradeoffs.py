@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from expnet.bench.detectors import bench_detectors
-from expnet.core.blazeface import BlazeFaceDetector
+from expnet.detection.blazeface import BlazeFaceDetector
 
 KEYS = ("group_recall_by_width", "false_faces_per_100_faceless", "false_faces_per_100_faceless_crops",
         "ms_per_640x480", "ms_per_1280x720_group", "fer2013_validation_as_photos")

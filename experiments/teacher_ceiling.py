@@ -12,19 +12,20 @@ Reads FER-2013 validation and CK+48 from EXPNET_DATA (default ../shared/data); a
 2 cores. An experiment, not part of the product.
 """
 
-import multiprocessing as mp
 import os
 from pathlib import Path
 
 import numpy as np
 
-from expnet.core.detection import BoxCalibration, FaceBox
-from expnet.core.facemodel import FaceModel
-from expnet.core.ibug68 import mirror_landmarks
+from expnet.assets.datasets import CKPLUS48, FER2013_VALIDATION
+from expnet.detection.boxes import BoxCalibration, FaceBox
 from expnet.evaluation.datasets import load_dataset
 from expnet.evaluation.knn import knn_leave_group_out, pool
 from expnet.evaluation.methods import face_box_at_scale
+from expnet.face.ibug68 import mirror_landmarks
+from expnet.face.model import FaceModel
 from expnet.inference.predictor import ExpNet
+from expnet.io.pools import worker_map
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 from expnet.teacher.landmarks import DlibLandmarker
 
@@ -33,23 +34,20 @@ BOXES = {"shipped crop box": (-0.031, 0.058, 0.803), "box 0.75x": (-0.031, 0.058
          "box 0.85x": (-0.031, 0.058, 0.85), "box up 3%": (-0.031, 0.028, 0.803),
          "box down 3%": (-0.031, 0.088, 0.803)}
 
-_WORKER: dict = {}  # per worker process: its landmark predictor
-
-
-def _init() -> None:
-    _WORKER["landmarker"] = DlibLandmarker()
-
-
-def _landmarks(job) -> tuple[np.ndarray, np.ndarray]:
+class _Landmarks:
     """68 landmarks of the image and those of its mirror image, mapped back (point order and x)."""
-    path, crops = job
-    gray, box = face_box_at_scale(path, 1.0, crops, False, None)
-    predictor = _WORKER["landmarker"]
-    pts = predictor.predict(gray, box)
-    w = gray.shape[1]
-    flipped = np.ascontiguousarray(gray[:, ::-1])
-    fbox = FaceBox(w - 1 - box.x1, box.y0, w - 1 - box.x0, box.y1, box.score, box.detector)
-    return pts, mirror_landmarks(predictor.predict(flipped, fbox), w)  # mirroring is its own inverse
+
+    def __init__(self):
+        self.predictor = DlibLandmarker()
+
+    def __call__(self, job) -> tuple[np.ndarray, np.ndarray]:
+        path, crops = job
+        gray, box = face_box_at_scale(path, 1.0, crops, False, None)
+        pts = self.predictor.predict(gray, box)
+        w = gray.shape[1]
+        flipped = np.ascontiguousarray(gray[:, ::-1])
+        fbox = FaceBox(w - 1 - box.x1, box.y0, w - 1 - box.x0, box.y1, box.score, box.detector)
+        return pts, mirror_landmarks(self.predictor.predict(flipped, fbox), w)  # mirroring is its own inverse
 
 
 def procrustes(pts: np.ndarray) -> np.ndarray:
@@ -81,15 +79,15 @@ def main() -> None:
     def whiten(e):
         return (e - model.expression_mean) / model.expression_std
 
-    sets = [("fer2013", root / "fer2013" / "validation"), ("ckplus48", root / "ckplus48")]
+    sets = [("fer2013", root / FER2013_VALIDATION), ("ckplus48", root / CKPLUS48)]
     rows: dict[str, list[float]] = {}
     for name, path in sets:
         data = load_dataset(name, path)
         grays = [face_box_at_scale(str(p), 1.0, data.cropped, False, None)[0] for p in data.paths]
 
         exp, _, shape = network(net, grays, BOXES["shipped crop box"])
-        with mp.get_context("fork").Pool(os.cpu_count() or 1, initializer=_init) as workers:
-            found = workers.map(_landmarks, [(str(p), data.cropped) for p in data.paths], chunksize=32)
+        found = list(worker_map(_Landmarks, (), [(str(p), data.cropped) for p in data.paths], os.cpu_count() or 1,
+                                chunksize=32))
         pts = np.array([f[0] for f in found])
         mirrored = np.array([f[1] for f in found])
 

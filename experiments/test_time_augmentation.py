@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from expnet.core.detection import FaceBox, WholeImageDetector
-from expnet.core.facemodel import FaceModel
+from expnet.assets.datasets import emotion_benchmarks
+from expnet.detection.boxes import FaceBox, WholeImageDetector
 from expnet.evaluation.datasets import load_dataset
 from expnet.evaluation.knn import knn_leave_group_out, pool
 from expnet.evaluation.methods import face_box_at_scale
+from expnet.face.model import FaceModel
 from expnet.inference.predictor import ExpNet
 
 # (dx, dy, size) of the box, in box widths
@@ -58,8 +59,7 @@ def main() -> None:
     root = Path(os.environ.get("EXPNET_DATA", "../shared/data"))
     net = ExpNet(args.model, detector="dlib-hog", crop_scales=(1.0,))  # the variants are built here
     m, c = mirror_map(FaceModel.load())
-    sets = [("ckplus48", root / "ckplus48"), ("fer2013", root / "fer2013" / "validation"),
-            ("lfw-expressions", root / "lfw-expressions")]
+    sets = emotion_benchmarks(root)
     print("| data | scale | plain | flip | 3 sizes | flip + 3 sizes | 7 boxes | flip + 7 boxes |")
     print("|---|---|---|---|---|---|---|---|")
     for name, path in sets:

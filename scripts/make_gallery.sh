@@ -3,7 +3,7 @@
 set -euo pipefail
 OUT="${1:-docs/gallery}"
 mkdir -p "$OUT"
-SAMPLES=$(python -c "from expnet.core.samples import SAMPLES, sample_path; print(' '.join(str(sample_path(s)) for s in SAMPLES))")
+SAMPLES=$(python -c "from expnet.assets.samples import SAMPLES, sample_path; print(' '.join(str(sample_path(s)) for s in SAMPLES))")
 expnet render $SAMPLES --out "$OUT" --quiet
 expnet figure $SAMPLES --out "$OUT/figure.png"
 # Face profiling on the same photos: 16 random views of each face, the contact sheet by yaw.

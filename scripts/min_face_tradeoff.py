@@ -13,7 +13,7 @@ import numpy as np
 from expnet.bench.detectors import WIDTHS
 from expnet.bench.scenes import group_scene, matched
 from expnet.bench.synthetic import benchmark_images
-from expnet.core.detectors import DetectorChain
+from expnet.detection.chain import DetectorChain
 
 
 def ms_per_image(det: DetectorChain, images: list[np.ndarray]) -> float:

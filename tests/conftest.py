@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from expnet.assets.samples import sample_path
 from expnet.cli import main
-from expnet.core.facemodel import FaceModel
-from expnet.core.samples import sample_path
+from expnet.face.model import FaceModel
 
 DATA = Path(os.environ.get("EXPNET_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
@@ -69,7 +69,7 @@ def sample_video(path: Path, frames: int) -> Path:
     """A short MJPG clip of the takeo sample face."""
     import cv2
 
-    from expnet.core.images import load_image
+    from expnet.io.images import load_image
     frame = cv2.resize(load_image(sample_path("takeo.ppm")), (160, 240))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 240))
     for _ in range(frames):
@@ -85,7 +85,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is not None and report.failed:
-        from expnet.core.registry import RegistryFileError
+        from expnet.assets.registry import RegistryFileError
         if call.excinfo.errisinstance(RegistryFileError):
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,

@@ -1,6 +1,7 @@
 """The layout's rules: which part of the package may import which, and what inference loads."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,28 +10,38 @@ import expnet
 
 PACKAGE = Path(expnet.__file__).parent
 
-# What each subpackage may import (besides itself). The inference path stays free of torch and of
-# the landmark teacher; core imports nothing above it; the 3D side reaches into neither the
-# teacher nor the evaluation.
+# What each subpackage may import (besides itself). The bottom floor (io, assets, face, detection)
+# imports nothing above it, and face and detection know nothing of each other; the inference path
+# stays free of torch and of the landmark teacher; the 3D side reaches into neither the teacher nor
+# the evaluation.
+BASE = {"io", "assets", "face", "detection"}
 ALLOWED = {
-    "core": set(),
-    "inference": {"core"},
-    "render": {"core", "inference"},
-    "profiling": {"core", "render"},
-    "teacher": {"core"},
-    "training": {"core", "inference", "teacher", "splits"},
-    "evaluation": {"core", "inference", "render", "teacher", "splits"},
-    "bench": {"core", "inference", "render", "teacher", "splits", "cluster"},
-    "cluster": {"core", "inference", "teacher"},
+    "io": set(),
+    "assets": {"io"},
+    "face": {"io", "assets"},
+    "detection": {"io", "assets"},
+    "inference": BASE,
+    "render": BASE | {"inference"},
+    "profiling": BASE | {"render"},
+    "teacher": BASE,
+    "training": BASE | {"inference", "teacher", "splits"},
+    "evaluation": BASE | {"inference", "render", "teacher", "splits"},
+    "bench": BASE | {"inference", "render", "teacher", "splits", "cluster", "serve"},
+    "cluster": BASE | {"inference", "teacher"},
+    "serve": BASE | {"inference", "render"},
     "splits": set(),
-    "cli": {"core", "inference", "render", "teacher", "training", "evaluation", "bench", "splits", "cluster",
-            "profiling"},
+    "cli": BASE | {"inference", "render", "teacher", "training", "evaluation", "bench", "splits", "cluster",
+                   "profiling", "serve"},
 }
-TORCH_FREE = {"core", "inference", "render", "teacher", "evaluation", "splits", "cli", "cluster", "profiling"}
+TORCH_FREE = set(ALLOWED) - {"training", "bench"}
+
+
+MODULE_STRING = re.compile(r"^(expnet(?:\.\w+)+)(?::\w+)?$")
 
 
 def _imports(path: Path) -> set[str]:
-    """Every module a file imports, at the top or inside functions."""
+    """Every module a file imports, at the top or inside functions, and every module it names in
+    a string (``import_module("expnet.x.y")``, registries of ``"expnet.x.y:function"``)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -38,6 +49,12 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            names.add("<relative import>")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_STRING.match(node.value):
+            name = MODULE_STRING.match(node.value).group(1)
+            if (PACKAGE / name.split(".")[1]).is_dir():  # a module path, not a file name like expnet.onnx
+                names.add(name)
     return names
 
 
@@ -58,6 +75,9 @@ def test_subpackages_import_only_what_the_layout_allows():
     broken = []
     for part, path in _subpackage_files():
         for name in _imports(path):
+            if name == "<relative import>":
+                broken.append(f"{path.relative_to(PACKAGE)} imports relatively (the rules read absolute imports)")
+                continue
             if not name.startswith("expnet."):
                 continue
             target = name.split(".")[1]
@@ -76,7 +96,7 @@ def test_torch_is_imported_only_by_training():
 
 def test_a_prediction_loads_neither_torch_nor_the_teacher(tmp_path):
     """ExpNet on an image, written as JSON Lines, in a fresh interpreter."""
-    from expnet.core.samples import sample_path
+    from expnet.assets.samples import sample_path
     out = tmp_path / "out.jsonl"
     code = f"""
 import sys
@@ -94,3 +114,20 @@ print(loaded)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"inference loaded {done.stdout.strip()}"
     assert out.read_text().count("\n") == 1
+
+
+def test_subpackages_are_rooms_with_a_purpose():
+    """At most 12 modules a room, no grab-bag names, and every room says what it is for."""
+    for sub in (p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):
+        modules = [m for m in sub.glob("*.py") if m.name != "__init__.py"]
+        assert len(modules) <= 12, f"{sub.name} holds {len(modules)} modules"
+        assert not {m.stem for m in modules} & {"utils", "util", "misc", "common", "helpers"}, sub.name
+        doc = ast.get_docstring(ast.parse((sub / "__init__.py").read_text()))
+        assert doc and len(doc) > 20, f"{sub.name}/__init__.py has no docstring"
+
+
+def test_the_rules_see_modules_named_in_strings(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text('BENCH = {"x": "expnet.training.trainer:Trainer"}\nimport_module("expnet.teacher.fitting")\n'
+                      'OUT = "expnet.onnx"\n')
+    assert _imports(source) == {"expnet.training.trainer", "expnet.teacher.fitting"}

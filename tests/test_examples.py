@@ -38,7 +38,7 @@ def test_score_features(tmp_path):
 
 def test_folder_to_parquet(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
-    from expnet.core.samples import sample_path
+    from expnet.assets.samples import sample_path
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "face.ppm").write_bytes(sample_path("takeo.ppm").read_bytes())
     (tmp_path / "in" / "broken.jpg").write_bytes(b"not a jpeg")

@@ -7,17 +7,17 @@ import time
 
 import numpy as np
 
-from expnet.core.detectors import BACKENDS
-from expnet.core.images import load_image
-from expnet.core.inputs import list_images
-from expnet.core.mediapipe import box_iou
+from expnet.detection.chain import BACKENDS
+from expnet.detection.mediapipe import box_iou
+from expnet.io.images import load_image
+from expnet.io.inputs import list_images
 from expnet.teacher.landmarks import DlibLandmarker
 
 
 def bench_calibration(data: str | os.PathLike | None) -> dict:
     """How each backend's native boxes, and the box the landmarks imply, relate to dlib-hog's on
     up to 150 images of the folder ``data``: the calibration constants of
-    :mod:`expnet.core.detection`."""
+    :mod:`expnet.detection.boxes`."""
     if not data:
         raise ValueError("bench calibration needs --data FOLDER (face images)")
     paths = list_images(data)

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from expnet.assets.datasets import AFLW2000_SAMPLES, FER2013_VALIDATION, LFW_IMAGES
 from expnet.bench.scenes import faceless_crops, faceless_images, group_scene, matched
 from expnet.bench.synthetic import benchmark_images
-from expnet.core.detectors import DetectorChain
-from expnet.core.images import load_image
-from expnet.core.inputs import list_images
+from expnet.detection.chain import DetectorChain
+from expnet.io.images import load_image
+from expnet.io.inputs import list_images
 
 WIDTHS = (300, 100, 64, 40, 32)
 DEFAULT_SPECS = ("blazeface", "blazeface-full", "dlib-hog", "opencv-haar", "dlib-hog,dlib-cnn")
@@ -108,10 +109,10 @@ def bench_detectors(data: str | os.PathLike | None = None, specs=DEFAULT_SPECS, 
                "false_faces_per_100_faceless_crops": round(100 * false_crops / len(negative_crops), 2),
                "ms_per_640x480": _time(det, frames), "ms_per_640x480_2_threads": _time_threads(spec, frames),
                "ms_per_1280x720_group": _time(det, [s.image for s in group])}
-        if root and (root / "aflw2000-samples").is_dir():
-            row["aflw2000_samples"] = _aflw(det, root / "aflw2000-samples")
-        if root and (root / "fer2013" / "validation").is_dir():
-            row["fer2013_validation_as_photos"] = _fer(det, root / "fer2013" / "validation", fer_limit)
+        if root and (root / AFLW2000_SAMPLES).is_dir():
+            row["aflw2000_samples"] = _aflw(det, root / AFLW2000_SAMPLES)
+        if root and (root / FER2013_VALIDATION).is_dir():
+            row["fer2013_validation_as_photos"] = _fer(det, root / FER2013_VALIDATION, fer_limit)
         out["detectors"][spec] = row
     return out
 
@@ -123,11 +124,11 @@ def bench_min_face(data: str | os.PathLike | None = None, n_faces: int = 25,
     the largest one pass of the short-range graph finds (``reach_widths``, on a 256 px input). Faces:
     ``n_faces`` lfw-expressions images under ``data`` (tight 224 px crops, face about 0.55 of the
     side), or the registry sample faces. The basis of ``min_model_px`` and ``max_model_px`` in
-    :mod:`expnet.core.blazeface`."""
+    :mod:`expnet.detection.blazeface`."""
     import cv2
 
-    from expnet.core.mediapipe import BlazeFace, weighted_nms
-    folder = Path(data) / "lfw-expressions" / "images" if data else None
+    from expnet.detection.mediapipe import BlazeFace, weighted_nms
+    folder = Path(data) / LFW_IMAGES if data else None
     if folder and folder.is_dir():
         paths = list_images(folder)
         crops = [load_image(p, "L") for p in paths[:: max(1, len(paths) // n_faces)][:n_faces]]

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from expnet.bench.synthetic import synthetic_faces
-from expnet.core.facemodel import FaceModel, LinearModel
+from expnet.face.model import FaceModel, LinearModel
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 
 

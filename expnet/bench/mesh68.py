@@ -3,7 +3,7 @@
 On faces where both backends run (dlib's 68 and FaceMesh on the same dlib-hog box), each iBUG
 point gets the mesh point with the smallest median distance to it, in inter-ocular distances.
 Only near-frontal faces are used, where dlib's jaw (the silhouette) and the mesh's face oval
-coincide. The result is :data:`expnet.teacher.facemesh.IBUG68_FROM_MESH`.
+coincide. The result is :data:`expnet.teacher.mesh_landmarks.IBUG68_FROM_MESH`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from expnet.core.detectors import DetectorChain
-from expnet.core.ibug68 import JAW, inter_ocular
-from expnet.core.images import load_image
-from expnet.core.inputs import list_images
-from expnet.teacher.facemesh import FaceMeshLandmarker
+from expnet.detection.chain import DetectorChain
+from expnet.face.ibug68 import JAW, inter_ocular
+from expnet.io.images import load_image
+from expnet.io.inputs import list_images
 from expnet.teacher.landmarks import DlibLandmarker
+from expnet.teacher.mesh_landmarks import FaceMeshLandmarker
 
 
 def bench_mesh68(data: str | os.PathLike | None, n_images: int = 400, progress: bool = True) -> dict:

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from expnet.core.pose import Pose, euler_to_rotation
+from expnet.face.pose import Pose, euler_to_rotation
 from expnet.inference.results import FacePrediction
 from expnet.render.rasterizer import visible_fragments
 from expnet.render.reconstruct import reconstruct

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from expnet.core.images import load_image
+from expnet.io.images import load_image
 
 CONTEXT = 1.6  # pasted region around a face, in face-box sides
 
@@ -33,7 +33,7 @@ class Scene:
 
 def sample_faces() -> list[FaceSource]:
     """The three registry sample photos with 68-point ground truth, and their mirror images."""
-    from expnet.core.samples import SAMPLES, read_pts, sample_path
+    from expnet.assets.samples import SAMPLES, read_pts, sample_path
     out = []
     for name in SAMPLES:
         path = sample_path(name)
@@ -182,7 +182,7 @@ def faceless_crops(n: int, seed: int = 0) -> list[np.ndarray]:
 def matched(found: np.ndarray, truth: np.ndarray, min_iou: float = 0.3) -> np.ndarray:
     """For each true box, whether some found box overlaps it by ``min_iou`` (boxes in any
     convention: the overlap threshold is loose on purpose)."""
-    from expnet.core.mediapipe import box_iou
+    from expnet.detection.mediapipe import box_iou
     if len(found) == 0:
         return np.zeros(len(truth), bool)
     return np.array([box_iou(t, np.asarray(found, dtype=np.float64)).max() >= min_iou for t in truth])

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from expnet.bench.synthetic import benchmark_images
-from expnet.core.crop import ENLARGE
-from expnet.core.detectors import DetectorChain
-from expnet.core.facemodel import FaceModel
-from expnet.core.images import to_gray
+from expnet.detection.chain import DetectorChain
+from expnet.detection.crop import ENLARGE
+from expnet.face.model import FaceModel
 from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet
+from expnet.io.images import to_gray
 from expnet.teacher.fitting import LandmarkFitter
 from expnet.teacher.landmarks import DlibLandmarker
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from expnet.core.facemodel import LinearModel
-from expnet.core.ibug68 import inter_ocular
-from expnet.core.pose import euler_to_rotation, project
+from expnet.face.ibug68 import inter_ocular
+from expnet.face.model import LinearModel
+from expnet.face.pose import euler_to_rotation, project
 
 
 def synthetic_faces(model: LinearModel, n: int, noise: float, seed: int = 0,
@@ -35,8 +35,8 @@ def benchmark_images(n: int, seed: int = 0) -> list[np.ndarray]:
     with context, scaled to about 200 px and placed at a random spot."""
     import cv2
 
-    from expnet.core.images import load_image
-    from expnet.core.samples import SAMPLES, read_pts, sample_path
+    from expnet.assets.samples import SAMPLES, read_pts, sample_path
+    from expnet.io.images import load_image
 
     rng = np.random.default_rng(seed)
     bases = []

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from expnet.assets.datasets import LFW_EXPRESSIONS
 from expnet.bench.scenes import face_crop, sample_faces
-from expnet.core.images import load_image
 from expnet.inference.predictor import ExpNet
 from expnet.inference.video import VideoPredictor
+from expnet.io.images import load_image
 
 FPS = 30.0
 
@@ -58,7 +59,7 @@ def _faces(data: Path | None, rng: np.random.Generator) -> tuple[list[np.ndarray
     """Face pictures for the stability videos, and pairs (same person, two expressions) for the
     cuts: held-out lfw-expressions identities when ``data`` has them, registry photos otherwise."""
     from expnet.splits import lfw_validation_identities
-    root = data / "lfw-expressions" if data else None
+    root = data / LFW_EXPRESSIONS if data else None
     if root and (root / "labels.csv").is_file():
         held = lfw_validation_identities()
         by_person: dict[str, list[tuple[str, str]]] = {}

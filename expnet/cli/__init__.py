@@ -11,10 +11,10 @@ from expnet.cli.parser import build_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; its exit status follows :mod:`expnet.core.summary` (0 every input
+    """Run one command; its exit status follows :mod:`expnet.io.summary` (0 every input
     processed, 1 some inputs failed, 2 usage or set-up error, 130 interrupted)."""
-    from expnet.core.registry import RegistryFileError
-    from expnet.core.summary import EXIT_INTERRUPTED, EXIT_USAGE
+    from expnet.assets.registry import RegistryFileError
+    from expnet.io.summary import EXIT_INTERRUPTED, EXIT_USAGE
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

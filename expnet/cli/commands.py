@@ -1,5 +1,5 @@
 """The commands of ``expnet``: each takes the parsed arguments, calls the library and returns an
-exit status (see :mod:`expnet.core.summary`)."""
+exit status (see :mod:`expnet.io.summary`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 
 def run_label(args) -> int:
+    from expnet.io.labels import STATUS_OK
     from expnet.teacher.labeling import LabelPipeline, identities_from_csv, identity_from_rule
     paths = _inputs(args, allow_video=False)
     identity = None
@@ -24,7 +25,7 @@ def run_label(args) -> int:
         paths = _shard(args).select(paths, key=lambda p: _identity_of(identity, p) or str(p))
     extra = None
     if args.extra:
-        from expnet.core.extra_basis import load_extra
+        from expnet.face.extra_basis import load_extra
         extra = load_extra(args.extra)
     if args.engine == "ray":
         from expnet.cluster.label import RayLabelPipeline
@@ -37,7 +38,7 @@ def run_label(args) -> int:
     print(text)
     if args.summary:
         Path(args.summary).write_text(text + "\n")
-    failed = {k: n for k, n in summary.by_status.items() if k != "ok"}
+    failed = {k: n for k, n in summary.by_status.items() if k != STATUS_OK}
     kinds = ", ".join(f"{k}: {n}" for k, n in failed.items())
     print(f"label: {summary.images} inputs, {summary.labelled} labelled"
           + (f"; {sum(failed.values())} failed ({kinds})" if failed else ""), file=sys.stderr)
@@ -45,7 +46,7 @@ def run_label(args) -> int:
 
 
 def _shard(args):
-    from expnet.core.shard import Shard
+    from expnet.io.shard import Shard
     return Shard.parse(args.shard)
 
 
@@ -56,7 +57,7 @@ def _identity_of(identity, path) -> str | None:
 
 
 def run_components(args) -> int:
-    from expnet.core.facemodel import FaceModel
+    from expnet.face.model import FaceModel
     from expnet.teacher.components import learn_components
     excluded = set()
     if args.exclude_identities:
@@ -66,7 +67,7 @@ def run_components(args) -> int:
     extra = learn_components(rows, FaceModel.load().landmarks, args.k)
     extra.save(args.output)
     if args.figure:
-        from expnet.core.extra_basis import extended_face_model
+        from expnet.face.extra_basis import extended_face_model
         from expnet.render.components import components_figure
         model = FaceModel.load()
         ten = model.n_expression
@@ -137,7 +138,7 @@ def run_export(args) -> int:
 
 
 def run_predict(args) -> int:
-    from expnet.core.detectors import releases_gil
+    from expnet.detection.chain import releases_gil
     from expnet.inference.jobs import predict_inputs
     from expnet.inference.outputs import PredictionWriter, read_boxes
     from expnet.inference.predictor import ExpNet
@@ -157,7 +158,7 @@ def run_predict(args) -> int:
                  **({"crop_scales": (1.0,)} if args.one_crop else {}))
     on_image = None
     if args.render:
-        from expnet.core.images import load_image
+        from expnet.io.images import load_image
         from expnet.render.visuals import FaceRenderer, render_prediction
         renderer, names = FaceRenderer(extra=net.extra_components), _UniqueStems()
 
@@ -229,6 +230,7 @@ def run_evaluate(args) -> int:
         return _evaluate_pose(args)
     if args.task == "compare":
         return _evaluate_compare(args)
+    from expnet.assets.datasets import emotion_benchmarks
     from expnet.evaluation.datasets import load_datasets
     from expnet.evaluation.experiment import evaluate
     from expnet.evaluation.report import write_report
@@ -239,8 +241,7 @@ def run_evaluate(args) -> int:
     specs = [(args.dataset, args.root)] if args.dataset else []
     if args.data:  # the full report over the shared datasets
         d = Path(args.data)
-        specs += [("ckplus48", d / "ckplus48"), ("fer2013", d / "fer2013" / "validation"),
-                  ("lfw-expressions", d / "lfw-expressions")]
+        specs += emotion_benchmarks(d)
     if not specs:
         print("error: give --dataset NAME --root DIR, or --data DIR for the full report", file=sys.stderr)
         return 2
@@ -303,10 +304,10 @@ def _evaluate_pose(args) -> int:
 
 
 def _inputs(args, allow_video: bool = True) -> list[Path]:
-    from expnet.core.inputs import discover
+    from expnet.io.inputs import discover
     paths = []
     if getattr(args, "sample", False):
-        from expnet.core.samples import sample_path
+        from expnet.assets.samples import sample_path
         paths.append(sample_path())
     from expnet.inference.video import STREAM
     for src in args.inputs:
@@ -320,10 +321,10 @@ def _inputs(args, allow_video: bool = True) -> list[Path]:
 def run_render(args) -> int:
     from tqdm import tqdm
 
-    from expnet.core.images import ImageError, load_image
-    from expnet.core.inputs import is_video
-    from expnet.core.summary import JobSummary
     from expnet.inference.predictor import ExpNet
+    from expnet.io.images import ImageError, load_image
+    from expnet.io.inputs import is_video
+    from expnet.io.summary import JobSummary
     from expnet.render.visuals import FaceRenderer, overlay_video, render_prediction
     inputs = _inputs(args)
     net = ExpNet(args.model, detector=args.detector, min_score=args.min_score, min_face=args.min_face)
@@ -366,18 +367,18 @@ def run_figure(args) -> int:
 
 
 def run_model(args) -> int:
-    from expnet.core.facemodel import FaceModel
+    from expnet.face.model import FaceModel
     model = FaceModel.load()
     if args.action == "info":
         from expnet import __version__
-        from expnet.core.notice import BASIS_TERMS, THIRD_PARTY
+        from expnet.assets.notice import BASIS_TERMS, THIRD_PARTY
         print(json.dumps({"expnet": __version__, "vertices": model.n_vertices, "shape_components": model.n_shape,
                           "expression_components": model.n_expression,
                           "landmarks": int(len(model.landmark_indices)),
                           "triangles": int(len(model.triangles)), "licence": BASIS_TERMS,
                           "third_party": THIRD_PARTY}, indent=2))
     elif args.action == "export-mesh":
-        from expnet.core.mesh import write_mesh
+        from expnet.face.mesh import write_mesh
         write_mesh(args.path, model.vertices(), model.triangles)
         print(f"wrote the mean face to {args.path}")
     return 0
@@ -385,8 +386,9 @@ def run_model(args) -> int:
 
 def run_fetch(args) -> int:
     """Fetch every registry file into the cache now (for machines that go offline later)."""
-    from expnet.core import basis, mediapipe, samples
-    from expnet.core.registry import cache_dir
+    from expnet.assets import basis, samples
+    from expnet.assets.registry import cache_dir
+    from expnet.detection import mediapipe
     dists = (basis.WHEEL, samples.SDIST, mediapipe.WHEEL)
     for local in args.from_ or []:
         dist = next((d for d in dists if d.filename == Path(local).name), None)

@@ -24,7 +24,7 @@ def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
 
 
 def _detector_help(default: str) -> str:
-    from expnet.core.detectors import ALIASES, BACKENDS
+    from expnet.detection.chain import ALIASES, BACKENDS
     aliases = ", ".join(f"{k} = {v}" for k, v in ALIASES.items())
     return (f"one of {', '.join(BACKENDS)}, or a comma-separated chain ({aliases}); "
             f"none: the inputs are face crops (default {default})")

@@ -23,8 +23,8 @@ from dataclasses import asdict
 import numpy as np
 
 from expnet.cluster.runtime import actor_count, ray_runtime
-from expnet.core.extra_basis import ExtraComponents
-from expnet.core.facemodel import FaceModel, LinearModel
+from expnet.face.extra_basis import ExtraComponents
+from expnet.face.model import FaceModel, LinearModel
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 from expnet.teacher.labeling import LabelPipeline, LabelSummary, Observation, Observer
 

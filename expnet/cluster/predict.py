@@ -22,13 +22,13 @@ import numpy as np
 from tqdm import tqdm
 
 from expnet.cluster.runtime import actor_count, ray_runtime
-from expnet.core.inputs import is_video
-from expnet.core.summary import JobSummary
 from expnet.inference import parquet
 from expnet.inference.cropper import CROP_SCALES
 from expnet.inference.outputs import PredictionWriter
 from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet
 from expnet.inference.video import ClipSummary, frame_of, is_live, predict_video
+from expnet.io.inputs import is_video
+from expnet.io.summary import JobSummary
 
 IMAGES_PER_BLOCK = 64  # one Parquet part, and one unit of work Ray retries
 

@@ -20,14 +20,16 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binomtest
 
-from expnet.core.atomic import write_text
+from expnet.assets.datasets import CKPLUS48, FER2013_VALIDATION, LFW_EXPRESSIONS
 from expnet.evaluation.datasets import EmotionSet, load_dataset, load_profiled
 from expnet.evaluation.experiment import cached_features
 from expnet.evaluation.knn import knn_leave_group_out, pool
+from expnet.io.atomic import write_text
+from expnet.io.labels import is_fitted, iter_rows
 
 # (dataset, scale) pairs every comparison scores: the issue's bars, on the shared layouts
-EMOTION_ITEMS = (("fer2013", "fer2013/validation", 1.0), ("ckplus48", "ckplus48", 1.0),
-                 ("ckplus48", "ckplus48", 0.2), ("lfw-expressions", "lfw-expressions", 1.0))
+EMOTION_ITEMS = (("fer2013", FER2013_VALIDATION, 1.0), ("ckplus48", CKPLUS48, 1.0), ("ckplus48", CKPLUS48, 0.2),
+                 ("lfw-expressions", LFW_EXPRESSIONS, 1.0))
 
 
 @dataclass
@@ -109,11 +111,10 @@ def item_scores(model: str | os.PathLike, data: EmotionSet, scale: float, cache_
 def yaw_ratio(model: str | os.PathLike, profiled: str | os.PathLike, batch: int = 64) -> dict[str, dict]:
     """Per view yaw of a ``profile --yaws --crop`` folder: the mean predicted abs(yaw) over the
     mean true abs(yaw) (1: no shrinking towards frontal), and the mean absolute yaw error."""
-    from expnet.core.images import ImageError, load_image
     from expnet.inference.predictor import ExpNet
+    from expnet.io.images import ImageError, load_image
     net = ExpNet(model, detector=None)
-    rows = [json.loads(line) for line in (Path(profiled) / "labels.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if r.get("status") == "ok"]
+    rows = [r for r in iter_rows(Path(profiled) / "labels.jsonl") if is_fitted(r)]
     by_yaw: dict[float, list[tuple[float, float]]] = {}
     images, truth = [], []
     for r in rows:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.inputs import IMAGE_SUFFIXES
+from expnet.io.inputs import IMAGE_SUFFIXES
+from expnet.io.labels import is_fitted, iter_rows
 
 CK_CODES = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy",
             6: "sadness", 7: "surprise"}
@@ -154,16 +155,14 @@ def load_profiled(root: str | Path) -> list[EmotionSet]:
     Emotions and identities (the groups) are those of each view's source image, read from the
     ``labels.csv`` beside the source's ``images/`` folder (lfw-expressions' layout).
     """
-    import json
     root = Path(root)
     labels_file = root / "labels.jsonl"
     if not labels_file.is_file():
         raise DatasetError(f"{labels_file} not found (make the folder with expnet profile --yaws ... --crop PX)")
     sources: dict[Path, dict[str, tuple[str, str]]] = {}
     by_yaw: dict[float, list[tuple[str, str, str]]] = defaultdict(list)
-    for line in labels_file.read_text().splitlines():
-        r = json.loads(line)
-        if r.get("status") != "ok":
+    for r in iter_rows(labels_file):
+        if not is_fitted(r):
             continue
         src = Path(r["profiled_from"])
         csv_path = src.parent.parent / "labels.csv"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
 from expnet.evaluation.datasets import EmotionSet
 from expnet.evaluation.knn import EmotionScore, knn_leave_group_out, majority_baseline, pool
 from expnet.evaluation.methods import FeatureExtractor, make_method
+from expnet.io.atomic import atomic_path
 
 SCALES = (1.0, 0.8, 0.6, 0.4, 0.2)
 

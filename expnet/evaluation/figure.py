@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.images import ImageError, downscale, load_image
-from expnet.core.plots import pyplot
 from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet
+from expnet.io.atomic import atomic_path
+from expnet.io.figures import pyplot
+from expnet.io.images import ImageError, downscale, load_image
 from expnet.render.visuals import FaceRenderer
 from expnet.teacher.fitting import LandmarkFitter
 from expnet.teacher.landmarks import DlibLandmarker

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from expnet.core.images import ImageError, downscale, load_image
+from expnet.io.images import ImageError, downscale, load_image
+from expnet.io.pools import worker_map
 
 
 class FeatureExtractor:
@@ -60,7 +61,7 @@ class ExpNetFeatures(FeatureExtractor):
         return np.concatenate([face.expression_normalized, face.expression_extra_normalized])
 
     def extract(self, paths, scale, cropped, own_detector, progress=True):
-        from expnet.core.detection import FaceBox
+        from expnet.detection.boxes import FaceBox
         out = np.full((len(paths), self.dim), np.nan)
         batch: list[tuple[int, np.ndarray, FaceBox]] = []
 
@@ -109,7 +110,7 @@ class LandmarkFitFeatures(FeatureExtractor):
     own_detector_spec = "auto"   # the label pipeline's detector (also the same-box mode's, on full frames)
 
     def __init__(self):
-        from expnet.core.facemodel import FaceModel
+        from expnet.face.model import FaceModel
         from expnet.teacher.fitting import FitConfig, LandmarkFitter
         self.model = FaceModel.load()
         self.fitter = LandmarkFitter(self.model.landmarks)
@@ -121,23 +122,13 @@ class LandmarkFitFeatures(FeatureExtractor):
 
     def extract(self, paths, scale, cropped, own_detector, progress=True):
         # Detection and landmarks (single-threaded) run in one process per core.
-        import multiprocessing as mp
         jobs = [(path, scale, cropped, own_detector) for path in paths]
         workers = min(os.cpu_count() or 1, max(1, len(paths) // 50))
-        bar = tqdm(total=len(paths), desc=f"{self.name} x{scale}", unit="img", disable=not progress)
-        pts, rows = [], []
         detector = self.own_detector_spec if own_detector else LandmarkFitFeatures.own_detector_spec
-        settings = (detector, self.landmarks)
-        if workers > 1:
-            # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
-            # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
-            ctx = mp.get_context("forkserver")
-            with ctx.Pool(workers, initializer=_init_landmark_worker, initargs=settings) as pool:
-                results = list(_progress(pool.imap(_landmarks_job, jobs, chunksize=16), bar))
-        else:
-            _init_landmark_worker(*settings)
-            results = list(_progress(map(_landmarks_job, jobs), bar))
-        bar.close()
+        results = list(tqdm(worker_map(_LandmarkWorker, (detector, self.landmarks), jobs, workers, chunksize=16,
+                                       min_items=2),
+                            total=len(paths), desc=f"{self.name} x{scale}", unit="img", disable=not progress))
+        pts, rows = [], []
         for i, found in enumerate(results):
             if found is not None:
                 pts.append(found)
@@ -158,34 +149,24 @@ class MeshFitFeatures(LandmarkFitFeatures):
     own_detector_spec = "blazeface"
 
 
-_LANDMARK_WORKER: dict = {}  # per worker process: its detector and landmark predictor
+class _LandmarkWorker:
+    """Detection (or the scaled box) and 68 landmarks for one (path, scale, cropped, own) job."""
 
+    def __init__(self, detector: str = "auto", landmarks: str = "dlib"):
+        from expnet.detection.chain import DetectorChain
+        self.detector = DetectorChain(detector)
+        if landmarks == "dlib":
+            from expnet.teacher.landmarks import DlibLandmarker
+            self.predict = DlibLandmarker().predict
+        else:
+            from expnet.teacher.mesh_landmarks import FaceMeshLandmarker
+            mesh = FaceMeshLandmarker()
+            self.predict = lambda gray, box: mesh.predict68(gray, box)[0]
 
-def _init_landmark_worker(detector: str = "auto", landmarks: str = "dlib") -> None:
-    from expnet.core.detectors import DetectorChain
-    if landmarks == "dlib":
-        from expnet.teacher.landmarks import DlibLandmarker
-        predict = DlibLandmarker().predict
-    else:
-        from expnet.teacher.facemesh import FaceMeshLandmarker
-        mesh = FaceMeshLandmarker()
-        predict = lambda gray, box: mesh.predict68(gray, box)[0]  # noqa: E731
-    _LANDMARK_WORKER.update(detector=DetectorChain(detector), predict=predict)
-
-
-def _landmarks_job(job):
-    path, scale, cropped, own_detector = job
-    box = face_box_at_scale(path, scale, cropped, own_detector, _LANDMARK_WORKER["detector"])
-    if box is None:
-        return None
-    gray, b = box
-    return _LANDMARK_WORKER["predict"](gray, b)
-
-
-def _progress(items, bar):
-    for item in items:
-        bar.update()
-        yield item
+    def __call__(self, job):
+        path, scale, cropped, own_detector = job
+        box = face_box_at_scale(path, scale, cropped, own_detector, self.detector)
+        return None if box is None else self.predict(*box)
 
 
 class RawPixelFeatures(FeatureExtractor):
@@ -194,8 +175,8 @@ class RawPixelFeatures(FeatureExtractor):
     name = "raw-pixels"
 
     def extract(self, paths, scale, cropped, own_detector, progress=True):
-        from expnet.core.crop import ENLARGE, crop
-        from expnet.core.detectors import DetectorChain
+        from expnet.detection.chain import DetectorChain
+        from expnet.detection.crop import ENLARGE, crop
         detector = None if cropped else DetectorChain("dlib-hog")
         out = np.full((len(paths), 32 * 32), np.nan)
         for i, path in enumerate(tqdm(paths, desc=f"raw x{scale}", unit="img", disable=not progress)):
@@ -209,7 +190,7 @@ class RawPixelFeatures(FeatureExtractor):
 
 def face_box_at_scale(path, scale, cropped, own_detector, detector):
     """(downscaled grey image, face box) or None when there is no face."""
-    from expnet.core.detection import FaceBox
+    from expnet.detection.boxes import FaceBox
     try:
         full = load_image(path, "L")
     except ImageError:
@@ -217,7 +198,7 @@ def face_box_at_scale(path, scale, cropped, own_detector, detector):
     gray = downscale(full, scale)
     h, w = gray.shape
     if cropped and not own_detector:
-        from expnet.core.detection import WholeImageDetector
+        from expnet.detection.boxes import WholeImageDetector
         return gray, WholeImageDetector().detect(gray)[0]  # calibrated to the shared box convention
     if own_detector or detector is None:
         boxes = detector.detect(gray) if detector is not None else []

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path, write_text
-from expnet.core.detection import FaceBox
-from expnet.core.mediapipe import box_iou
-from expnet.core.pose import rotation_to_euler
+from expnet.detection.boxes import FaceBox
+from expnet.detection.mediapipe import box_iou
+from expnet.face.pose import rotation_to_euler
+from expnet.io.atomic import atomic_path, write_text
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
 POSE_METHODS = ("expnet", "dlib-fit")
@@ -104,7 +104,7 @@ def _matching(found: list[np.ndarray], truth: np.ndarray) -> int | None:
 
 def expnet_poses(data: PoseSet, own_detector: bool, model: str | None = None) -> MethodPoses:
     """ExpNet's angles and the 68 landmarks of its 3D face, projected with its pose."""
-    from expnet.core.pose import project
+    from expnet.face.pose import project
     from expnet.inference.predictor import ExpNet
     net = ExpNet(model)
     lm = net.landmark_model
@@ -126,10 +126,11 @@ def expnet_poses(data: PoseSet, own_detector: bool, model: str | None = None) ->
 def fit_poses(data: PoseSet, own_detector: bool) -> MethodPoses:
     """The landmark baseline: dlib's 68 landmarks (on the ground-truth box, or after the label
     pipeline's own detector), the fit, its pose and projected landmarks."""
-    from expnet.core.facemodel import FaceModel
-    from expnet.core.images import load_image, to_gray
+    from expnet.face.model import FaceModel
+    from expnet.io.images import load_image, to_gray
+    from expnet.io.labels import STATUS_OK
     from expnet.teacher.fitting import LandmarkFitter
-    from expnet.teacher.labeling import STATUS_OK, Observer
+    from expnet.teacher.labeling import Observer
     from expnet.teacher.landmarks import DlibLandmarker
     truth = data.boxes()
     n = len(data.paths)
@@ -228,7 +229,7 @@ def write_pose_report(folder: str | os.PathLike, data: PoseSet, scores: list[Pos
 
 
 def _plot(path: Path, data: PoseSet, answers: dict[str, MethodPoses]) -> None:
-    from expnet.core.plots import pyplot
+    from expnet.io.figures import pyplot
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, poses in answers.items():

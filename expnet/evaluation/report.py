@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path, write_text
-from expnet.core.plots import pyplot
 from expnet.evaluation.knn import EmotionScore
+from expnet.io.atomic import atomic_path, write_text
+from expnet.io.figures import pyplot
 
 
 def _plt():

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from expnet.core.crop import ENLARGE, crop
-from expnet.core.detection import FaceBox, WholeImageDetector
-from expnet.core.detectors import DetectorChain
-from expnet.core.images import ImageError, as_rgb, load_image, to_gray
+from expnet.detection.boxes import FaceBox, WholeImageDetector
+from expnet.detection.chain import DetectorChain
+from expnet.detection.crop import ENLARGE, crop
 from expnet.inference.results import ImagePrediction
+from expnet.io.images import ImageError, as_rgb, load_image, to_gray
 
 # Each face is cropped at these multiples of its box (same centre) and the network's outputs are
 # averaged: for two independently trained networks this gained on nearly every emotion benchmark
@@ -40,7 +40,7 @@ class FaceCropper:
     Parameters
     ----------
     detector : str or None
-        A backend or chain of :mod:`expnet.core.detection`; ``None`` or ``"none"``: the inputs are
+        A backend or chain of :mod:`expnet.detection.boxes`; ``None`` or ``"none"``: the inputs are
         face crops and the box is the calibrated whole image.
     input_size : int
         Side of the network's square crop, in pixels.
@@ -51,7 +51,7 @@ class FaceCropper:
     crop_scales : sequence of float
         Box multiples cut per face (the network's outputs are averaged over them).
     min_score, min_face : float, optional
-        Detector options (see :class:`expnet.core.detection.DetectorChain`).
+        Detector options (see :class:`expnet.detection.boxes.DetectorChain`).
     """
 
     def __init__(self, detector: str | None, input_size: int, enlarge: float = ENLARGE,
@@ -97,6 +97,10 @@ class FaceCropper:
                 affines.append(a)
         s = self.input_size
         return (np.array(crops).reshape(-1, s, s), np.array(affines).reshape(-1, 2, 3))
+
+    def __call__(self, job: tuple) -> PreparedImage:
+        """``prepare(*job)``: one (image, boxes, color) job of a worker pool."""
+        return self.prepare(*job)
 
     def prepare(self, image, boxes=None, color: str = "RGB") -> PreparedImage:
         """Decode (a path, or an array in the channel order ``color``), find the faces and crop

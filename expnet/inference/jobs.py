@@ -9,12 +9,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from expnet.core.inputs import is_video
-from expnet.core.summary import JobSummary
 from expnet.inference.outputs import PredictionWriter
 from expnet.inference.predictor import ExpNet
 from expnet.inference.results import ImagePrediction
 from expnet.inference.video import ClipSummary, is_live, predict_video
+from expnet.io.inputs import is_video
+from expnet.io.summary import JobSummary
 
 
 def predict_inputs(net: ExpNet, inputs: list, writer: PredictionWriter,
@@ -27,7 +27,7 @@ def predict_inputs(net: ExpNet, inputs: list, writer: PredictionWriter,
     Parameters
     ----------
     inputs : list
-        Image and video paths (by suffix, e.g. from :func:`expnet.core.inputs.discover`), camera
+        Image and video paths (by suffix, e.g. from :func:`expnet.io.inputs.discover`), camera
         indices and stream URLs (strings).
     boxes : dict, optional
         User face boxes by image path or file name (images only; the detector is not run).

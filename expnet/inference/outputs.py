@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.summary import JobSummary
 from expnet.inference import parquet
 from expnet.inference.results import ImagePrediction
 from expnet.inference.video import ClipSummary, frame_of
+from expnet.io.atomic import atomic_path
+from expnet.io.summary import JobSummary
 
 
 def read_boxes(path: str | os.PathLike) -> dict[str, list[list[float]]]:

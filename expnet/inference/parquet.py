@@ -28,8 +28,8 @@ from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
-from expnet.core.atomic import atomic_path
 from expnet.inference.video import frame_of
+from expnet.io.atomic import atomic_path
 
 
 @cache  # a constant, built on first use (pyarrow is an optional extra)

@@ -20,15 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.crop import ENLARGE
-from expnet.core.detection import FaceBox
-from expnet.core.extra_basis import ExtraComponents
-from expnet.core.facemodel import FaceModel, LinearModel
-from expnet.core.images import COLOR_ORDERS
-from expnet.core.pose import Pose, mean_rotation
+from expnet.detection.boxes import FaceBox
+from expnet.detection.crop import ENLARGE
+from expnet.face.extra_basis import ExtraComponents
+from expnet.face.model import FaceModel, LinearModel
+from expnet.face.pose import Pose, mean_rotation
 from expnet.inference.cropper import CROP_SCALES, FaceCropper, PreparedImage, check_crop_scales
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.inference.targets import TargetCoder
+from expnet.io.images import COLOR_ORDERS
+from expnet.io.pools import worker_map
 
 # The default face detector, chosen by `expnet bench detectors` (reports/benchmarks/detectors.json).
 DEFAULT_DETECTOR = "blazeface"
@@ -47,7 +48,7 @@ class ExpNet:
     model : path, optional
         An ONNX file from ``expnet export`` (default: the shipped one).
     detector : str
-        A backend or chain of :mod:`expnet.core.detection`; ``"none"``: inputs are face crops.
+        A backend or chain of :mod:`expnet.detection.boxes`; ``"none"``: inputs are face crops.
     threads : int, optional
         onnxruntime's threads (default: all cores).
     max_faces : int, optional
@@ -206,12 +207,7 @@ class ExpNet:
         if self.cropper.detector is None or self.cropper.detector.releases_gil:
             yield from _threaded(jobs, workers, self.cropper.settings())
             return
-        import multiprocessing as mp
-        # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
-        # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
-        ctx = mp.get_context("forkserver")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=self.cropper.settings()) as pool:
-            yield from pool.imap(_prepare_job, jobs, chunksize=4)
+        yield from worker_map(FaceCropper, self.cropper.settings(), jobs, workers)
 
     def _flush(self, pending: list[PreparedImage]):
         with_faces = [p for p in pending if p.boxes]
@@ -253,18 +249,3 @@ def _threaded(jobs, workers: int, settings: tuple) -> Iterator[PreparedImage]:
         while pending:
             yield pending.popleft().result()
 
-
-# Per worker process: its own detect-and-crop object (no onnxruntime session), built by the
-# pool's initializer because dlib's detectors cannot be pickled.
-_WORKER: FaceCropper | None = None
-
-
-def _init_worker(*settings) -> None:
-    global _WORKER
-    _WORKER = FaceCropper(*settings)
-
-
-def _prepare_job(job) -> PreparedImage:
-    if _WORKER is None:
-        raise RuntimeError("worker process used before its initializer ran")
-    return _WORKER.prepare(*job)

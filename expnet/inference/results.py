@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from expnet.core.pose import Pose
+from expnet.face.pose import Pose
 
 
 @dataclass

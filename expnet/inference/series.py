@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.plots import pyplot
 from expnet.inference.results import ImagePrediction
+from expnet.io.atomic import atomic_path
+from expnet.io.figures import pyplot
 
 
 class TrackSeries:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from expnet.core.facemodel import LinearModel
-from expnet.core.pose import euler_to_rotation, rotation_from_6d, rotation_to_6d, rotation_to_euler
+from expnet.face.model import LinearModel
+from expnet.face.pose import euler_to_rotation, rotation_from_6d, rotation_to_6d, rotation_to_euler
 
 POSE_ENCODINGS = ("euler", "6d")
 

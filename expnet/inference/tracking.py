@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from expnet.core.detection import box_from_landmarks
-from expnet.core.facemodel import LinearModel
-from expnet.core.mediapipe import box_iou
-from expnet.core.pose import project
+from expnet.detection.boxes import box_from_landmarks
+from expnet.detection.mediapipe import box_iou
+from expnet.face.model import LinearModel
+from expnet.face.pose import project
 from expnet.inference.results import FacePrediction
 
 

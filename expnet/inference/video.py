@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.inputs import is_video
 from expnet.inference.predictor import ExpNet
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.inference.tracking import FaceTracker, OneEuroFilter, box_from_prediction
+from expnet.io.inputs import is_video
 
 CUT_LEVEL = 12.0  # mean grey-level change of a frame's thumbnail that marks a new shot
 STREAM = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)

@@ -9,7 +9,6 @@ face are drawn from a generator seeded by the face's image path, so a rerun make
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import zlib
 from dataclasses import asdict, dataclass
@@ -19,14 +18,16 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from expnet.core.atomic import atomic_path
-from expnet.core.crop import crop
-from expnet.core.detection import box_from_landmarks
-from expnet.core.facemodel import FaceModel
-from expnet.core.images import ImageError, load_image
-from expnet.core.pose import Pose
-from expnet.core.sidefile import open_side_file, read_side_file
-from expnet.core.summary import JobSummary
+from expnet.detection.boxes import box_from_landmarks
+from expnet.detection.crop import crop
+from expnet.face.model import FaceModel
+from expnet.face.pose import Pose
+from expnet.io.atomic import atomic_path
+from expnet.io.images import ImageError, load_image
+from expnet.io.labels import MAX_RESIDUAL, STATUS_ERROR, STATUS_OK, is_fitted, read_usable
+from expnet.io.pools import worker_map
+from expnet.io.sidefile import open_side_file, read_side_file
+from expnet.io.summary import JobSummary
 from expnet.profiling.profiler import FaceProfiler, ProfiledFace, View
 
 
@@ -51,7 +52,7 @@ class ProfileSettings:
     roll_jitter: float = 15.0
     pad: float = 0.25
     crop: int | None = None
-    max_residual: float = 0.15
+    max_residual: float = MAX_RESIDUAL
     seed: int = 0
 
     def __post_init__(self):
@@ -77,11 +78,6 @@ class ProfileSettings:
                                   -self.max_pitch, self.max_pitch))
             out.append(View(pitch, float(yaw), p["roll"] + rng.uniform(-self.roll_jitter, self.roll_jitter)))
         return out
-
-
-def usable(row: dict, max_residual: float) -> bool:
-    """A fitted row with a sane residual (the rows training uses)."""
-    return row.get("status") == "ok" and row.get("residual") is not None and row["residual"] <= max_residual
 
 
 def _view_name(row: dict, k: int, view: View) -> str:
@@ -127,7 +123,7 @@ def _cut(face: ProfiledFace, size: int) -> ProfiledFace:
 
 def _row(src: dict, name: str, face: ProfiledFace, view: View) -> dict:
     h, w = face.image.shape[:2]
-    row = {"image": name, "status": "ok", "error": None, "identity": src.get("identity") or src["image"],
+    row = {"image": name, "status": STATUS_OK, "error": None, "identity": src.get("identity") or src["image"],
            "width": w, "height": h, "detector": "profile",
            "box": [round(float(c), 2) for c in box_from_landmarks(face.landmarks)], "score": None,
            "landmarks": np.round(face.landmarks, 2).tolist(), "pose": face.pose.to_dict(),
@@ -142,21 +138,8 @@ def _row(src: dict, name: str, face: ProfiledFace, view: View) -> dict:
 
 
 def _failed(src: dict, name: str, error: str) -> dict:
-    return {"image": name, "status": "error", "error": error, "identity": src.get("identity"),
+    return {"image": name, "status": STATUS_ERROR, "error": error, "identity": src.get("identity"),
             "profiled_from": src["image"], "residual": None}
-
-
-_worker: _Worker | None = None
-
-
-def _init(out_dir: Path, settings: ProfileSettings) -> None:
-    global _worker  # one profiler per worker process (mesh, mirror map: seconds to build)
-    _worker = _Worker(out_dir, settings)
-
-
-def _run(row: dict) -> list[dict]:
-    assert _worker is not None
-    return _worker(row)
 
 
 def profile_labels(label_files: list[str | os.PathLike], out_dir: str | os.PathLike,
@@ -187,10 +170,7 @@ def profile_labels(label_files: list[str | os.PathLike], out_dir: str | os.PathL
     """
     settings = settings or ProfileSettings()
     out_dir = Path(out_dir)
-    rows = []
-    for f in label_files:
-        with open(f) as fh:
-            rows += [r for r in map(json.loads, fh) if usable(r, settings.max_residual)]
+    rows = [r for f in label_files for r in read_usable(f, settings.max_residual)]
     if identities is not None:
         rows = [r for r in rows if r.get("identity") in identities]
     if exclude:
@@ -214,18 +194,13 @@ def profile_labels(label_files: list[str | os.PathLike], out_dir: str | os.PathL
     with atomic_path(out_dir / "labels.jsonl") as tmp, open(tmp, "w") as fh:
         for r in final:
             fh.write(json.dumps(r) + "\n")
-            summary.add(r["image"], faces=int(r["status"] == "ok"), error=r.get("error"))
+            summary.add(r["image"], faces=int(is_fitted(r)), error=r.get("error"))
     return summary
 
 
 def _map(todo: list[dict], out_dir: Path, settings: ProfileSettings, workers: int):
-    if workers <= 1 or len(todo) < 8:
-        worker = _Worker(out_dir, settings)
-        yield from map(worker, todo)
-        return
-    ctx = mp.get_context("forkserver")  # as label: no fork of a process with running threads
-    with ctx.Pool(workers, initializer=_init, initargs=(out_dir, settings)) as pool:
-        yield from pool.imap_unordered(_run, todo, chunksize=4)
+    # one profiler per worker process (mesh, mirror map: seconds to build)
+    yield from worker_map(_Worker, (out_dir, settings), todo, workers, ordered=False)
 
 
 def _read_progress(path: Path, settings: dict) -> dict[str, list[dict]]:

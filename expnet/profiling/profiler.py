@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from expnet.core.facemodel import FaceModel
-from expnet.core.images import to_rgb
-from expnet.core.pose import Pose, euler_to_rotation
+from expnet.face.model import FaceModel
+from expnet.face.pose import Pose, euler_to_rotation
+from expnet.io.images import to_rgb
 from expnet.profiling.texture import mirror_vertices, vertex_colours, visible_vertices
 from expnet.render.rasterizer import MeshShader, visible_fragments
 from expnet.render.reconstruct import to_image_space

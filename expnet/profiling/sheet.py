@@ -8,9 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.crop import crop, square_box
-from expnet.core.images import ImageError, load_image
+from expnet.detection.crop import crop, square_box
+from expnet.io.atomic import atomic_path
+from expnet.io.images import ImageError, load_image
+from expnet.io.labels import is_fitted
 
 YAW_BINS = (-90, -60, -30, 0, 30, 60, 90)
 
@@ -20,7 +21,7 @@ def contact_sheet(rows: list[dict], path: str | os.PathLike, per_bin: int = 8, t
     """Write a PNG of up to ``per_bin`` views from each yaw bin (``YAW_BINS``), one bin a row
     (labelled with its range), each view cut to the square face box and ``tile`` px wide."""
     rng = np.random.default_rng(seed)
-    ok = [r for r in rows if r.get("status") == "ok"]
+    ok = [r for r in rows if is_fitted(r)]
     yaw = np.array([r["view"]["yaw"] for r in ok]) if ok else np.zeros(0)
     label_w = 110
     lines = []

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from expnet.core.images import to_rgb
+from expnet.io.images import to_rgb
 from expnet.render.rasterizer import Visible
 
 

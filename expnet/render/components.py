@@ -1,14 +1,14 @@
 """A figure of expression components: each one at -2 and +2 prior standard deviations on the mean
-face, seen from the front (the extra components of :mod:`expnet.core.extra_basis`, or any)."""
+face, seen from the front (the extra components of :mod:`expnet.face.extra_basis`, or any)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from expnet.core.atomic import atomic_path
-from expnet.core.facemodel import FaceModel
-from expnet.core.plots import pyplot
+from expnet.face.model import FaceModel
+from expnet.io.atomic import atomic_path
+from expnet.io.figures import pyplot
 from expnet.render.visuals import FaceRenderer
 
 PER_ROW = 5

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from scipy import sparse
 
-from expnet.core.images import to_rgb
+from expnet.io.images import to_rgb
 
 
 @dataclass

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from expnet.core.facemodel import FaceModel
-from expnet.core.pose import Pose, euler_to_rotation
+from expnet.face.model import FaceModel
+from expnet.face.pose import Pose, euler_to_rotation
 
 
 @dataclass
-class FaceMesh:
+class PosedMesh:
+    """A face's 3D mesh, in model space and posed into an image."""
+
     vertices: np.ndarray        # (N, 3) model space (model units, y up)
     image_vertices: np.ndarray  # (N, 3) image space: x, y pixels (y down), z towards the camera (pixels)
     triangles: np.ndarray       # (T, 3)
@@ -26,10 +28,10 @@ def to_image_space(vertices: np.ndarray, pose: Pose) -> np.ndarray:
     return out
 
 
-def reconstruct(model: FaceModel, shape: np.ndarray | None, expression: np.ndarray | None, pose: Pose) -> FaceMesh:
+def reconstruct(model: FaceModel, shape: np.ndarray | None, expression: np.ndarray | None, pose: Pose) -> PosedMesh:
     """The face of a prediction (or a fit): shape + expression, posed into the image."""
     v = model.vertices(shape, expression).astype(np.float64)
-    return FaceMesh(v, to_image_space(v, pose), model.triangles)
+    return PosedMesh(v, to_image_space(v, pose), model.triangles)
 
 
 def frontal_pose(model: FaceModel, size: int, yaw: float = 0.0, fill: float = 0.8) -> Pose:

@@ -8,12 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.extra_basis import ExtraComponents, extended_face_model
-from expnet.core.facemodel import FaceModel
-from expnet.core.images import to_rgb
-from expnet.core.mesh import write_mesh
+from expnet.face.extra_basis import ExtraComponents, extended_face_model
+from expnet.face.mesh import write_mesh
+from expnet.face.model import FaceModel
 from expnet.inference.results import FacePrediction, ImagePrediction
+from expnet.io.atomic import atomic_path
+from expnet.io.images import to_rgb
 from expnet.render.rasterizer import MeshShader, blend_shading, draw_landmarks
 from expnet.render.reconstruct import frontal_pose, reconstruct
 

@@ -12,7 +12,7 @@ remains are the extra components, their variances the prior of the fit.
 >>> extra = learn_components(rows, model.landmarks, k=10)
 >>> fitter = LandmarkFitter(extend(model.landmarks, extra))   # fits 10 + 10 coefficients
 
-Storing, extending a model with them and their dense extension: :mod:`expnet.core.extra_basis`.
+Storing, extending a model with them and their dense extension: :mod:`expnet.face.extra_basis`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from collections import defaultdict
 
 import numpy as np
 
-from expnet.core.extra_basis import ExtraComponents
-from expnet.core.facemodel import LinearModel
-from expnet.core.ibug68 import N_LANDMARKS
-from expnet.core.pose import rotation_to_euler
+from expnet.face.extra_basis import ExtraComponents
+from expnet.face.ibug68 import N_LANDMARKS
+from expnet.face.model import LinearModel
+from expnet.face.pose import rotation_to_euler
+from expnet.io.labels import is_fitted
 
 INNER = np.arange(17, N_LANDMARKS)   # brows, nose, eyes, mouth: not the jaw's silhouette
 MAX_ANGLE = 30.0                     # faces turned further are left out: the frame is a flat approximation
@@ -33,8 +34,8 @@ MAX_ANGLE = 30.0                     # faces turned further are left out: the fr
 def frontal_residuals(rows: list[dict], model: LinearModel) -> tuple[np.ndarray, list[str | None]]:
     """(F, 51, 2) residuals of the fitted rows in the model's frame (x right, y up; model units)
     and each row's identity; rows turned more than :data:`MAX_ANGLE` are left out."""
-    from expnet.core.pose import project
-    ok = [r for r in rows if r.get("status") == "ok" and r.get("pose")]
+    from expnet.face.pose import project
+    ok = [r for r in rows if is_fitted(r) and r.get("pose")]
     rotation = np.array([r["pose"]["rotation"] for r in ok])
     angles = np.degrees(rotation_to_euler(rotation))
     keep = (np.abs(angles[:, :2]) <= MAX_ANGLE).all(1)

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import ConvexHull, cKDTree
 
-from expnet.core.atomic import atomic_path
-from expnet.core.facemodel import FaceModel, LinearModel
-from expnet.core.pose import Pose
+from expnet.face.model import FaceModel, LinearModel
+from expnet.face.pose import Pose
+from expnet.io.atomic import atomic_path
 
 MAX_SPREAD = 0.05  # a point is kept when its median distance to its vertex is under this (IOD units)
 

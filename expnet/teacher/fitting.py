@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from expnet.core.facemodel import LinearModel
-from expnet.core.ibug68 import JAW, N_LANDMARKS, inter_ocular
-from expnet.core.pose import _FLIP, Pose, rodrigues, rotation_to_euler
+from expnet.face.ibug68 import JAW, N_LANDMARKS, inter_ocular
+from expnet.face.model import LinearModel
+from expnet.face.pose import _FLIP, Pose, rodrigues, rotation_to_euler
 
 
 @dataclass(frozen=True)

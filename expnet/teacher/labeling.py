@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import multiprocessing as mp
 import os
 import re
 import time
@@ -24,19 +23,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from expnet.core.atomic import atomic_path
-from expnet.core.extra_basis import ExtraComponents, extend
-from expnet.core.facemodel import FaceModel
-from expnet.core.ibug68 import N_LANDMARKS
-from expnet.core.images import ImageError, load_image, to_gray
-from expnet.core.pose import Pose
-from expnet.core.sidefile import open_side_file, read_side_file
+from expnet.face.extra_basis import ExtraComponents, extend
+from expnet.face.model import FaceModel
+from expnet.face.pose import Pose
+from expnet.io.images import ImageError, load_image, to_gray
+from expnet.io.labels import STATUS_ERROR, STATUS_FIT_FAILED, STATUS_NO_FACE, STATUS_OK, write_rows
+from expnet.io.pools import worker_map
+from expnet.io.sidefile import open_side_file, read_side_file
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
-
-STATUS_OK = "ok"
-STATUS_NO_FACE = "no_face"
-STATUS_ERROR = "error"
-STATUS_FIT_FAILED = "fit_failed"
 
 
 @dataclass
@@ -85,7 +79,7 @@ class Observer:
     """
 
     def __init__(self, detector: str = "auto", landmarks: str = "dlib"):
-        from expnet.core.detectors import DetectorChain
+        from expnet.detection.chain import DetectorChain
         if landmarks not in LANDMARK_BACKENDS:
             raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
         self.detector = DetectorChain(detector)
@@ -94,7 +88,7 @@ class Observer:
             from expnet.teacher.landmarks import DlibLandmarker
             self.landmarker = DlibLandmarker()
         else:
-            from expnet.teacher.facemesh import FaceMeshLandmarker
+            from expnet.teacher.mesh_landmarks import FaceMeshLandmarker
             self.landmarker = FaceMeshLandmarker()
         self.colour = landmarks == "mesh" or self.detector.uses_color
 
@@ -120,20 +114,6 @@ class Observer:
         return Observation(path, STATUS_OK, width=w, height=h, n_faces=len(boxes),
                            detector=box.detector, box=box.to_list(), score=round(box.score, 4),
                            landmarks=np.round(pts, 2).tolist(), mesh=mesh)
-
-
-_OBSERVER: Observer | None = None  # per worker process, set by the pool initializer
-
-
-def _init_worker(detector: str, landmarks: str) -> None:
-    global _OBSERVER
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _OBSERVER = Observer(detector, landmarks)
-
-
-def _observe(path: str) -> Observation:
-    assert _OBSERVER is not None
-    return _OBSERVER(path)
 
 
 def identities_from_csv(path: str | os.PathLike, image_column: str = "image",
@@ -210,15 +190,8 @@ class LabelPipeline:
         return done, len(todo), time.perf_counter() - start
 
     def _run(self, todo: list[str]):
-        if self.workers <= 1 or len(todo) < 8:
-            observer = Observer(self.detector, self.landmarks)
-            yield from map(observer, todo)
-            return
-        # forkserver, not fork: forking a process whose libraries already run threads (dlib's CNN,
-        # onnxruntime, LiteRT) can leave a worker waiting forever on a lock copied mid-use.
-        ctx = mp.get_context("forkserver")
-        with ctx.Pool(self.workers, initializer=_init_worker, initargs=(self.detector, self.landmarks)) as pool:
-            yield from pool.imap_unordered(_observe, todo, chunksize=8)
+        yield from worker_map(Observer, (self.detector, self.landmarks), todo, self.workers, ordered=False,
+                              chunksize=8)
 
     # -- stage two ----------------------------------------------------------------------------
     def fit(self, observations: list[Observation], identities: list[str | None]) -> list[dict]:
@@ -341,31 +314,3 @@ def summarise(rows: list[dict], output: Path, n_new: int, seconds: float, fit_se
         fit_seconds=round(fit_seconds, 3), output=str(output), resumed=max(len(rows) - n_new, 0))
 
 
-CSV_SCALARS = ["image", "status", "error", "identity", "width", "height", "detector", "score", "residual"]
-
-
-def write_rows(rows: list[dict], output: Path) -> None:
-    """Write rows as JSON Lines or CSV, atomically (a temporary file renamed into place)."""
-    with atomic_path(output) as tmp, open(tmp, "w", newline="") as fh:
-        if output.suffix.lower() == ".jsonl":
-            for r in rows:
-                fh.write(json.dumps(r) + "\n")
-        else:
-            k_s = next((len(r["shape"]) for r in rows if r["shape"]), 0)
-            k_e = next((len(r["expression"]) for r in rows if r["expression"]), 0)
-            header = (CSV_SCALARS + ["x0", "y0", "x1", "y1", "yaw", "pitch", "roll", "scale", "tx", "ty"]
-                      + [f"exp{j}" for j in range(k_e)] + [f"shp{j}" for j in range(k_s)]
-                      + [f"lm{j}_{a}" for j in range(N_LANDMARKS) for a in "xy"])
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            for r in rows:
-                line = [r[k] for k in CSV_SCALARS]
-                line += r["box"] if r["box"] else [""] * 4
-                p = r["pose"]
-                line += ([p["yaw"], p["pitch"], p["roll"], p["scale"], *p["translation"]] if p else [""] * 6)
-                line += r["expression"] if r["expression"] else [""] * k_e
-                line += r["shape"] if r["shape"] else [""] * k_s
-                line += list(np.ravel(r["landmarks"])) if r["landmarks"] else [""] * (2 * N_LANDMARKS)
-                writer.writerow(line)
-        fh.flush()
-        os.fsync(fh.fileno())

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from expnet.core.crop import crop, square_box
-from expnet.core.detection import FaceBox, _face_models_dir, box_from_landmarks
+from expnet.detection.boxes import FaceBox, _face_models_dir, box_from_landmarks
+from expnet.detection.crop import crop, square_box
 
 FACE_SIDE = 200  # box side (pixels) the predictor sees
 class DlibLandmarker:

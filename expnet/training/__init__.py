@@ -1,0 +1,2 @@
+"""Labels -> training crops -> the network (plain torch) -> ONNX and its model card
+(``expnet train``, ``expnet export``). The one part of expnet that imports torch."""

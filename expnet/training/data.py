@@ -16,7 +16,6 @@ exactly where the refit is least sure.
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,13 +25,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from expnet.core.atomic import atomic_path
-from expnet.core.crop import ENLARGE, crop, square_box
-from expnet.core.detection import box_from_landmarks
-from expnet.core.extra_basis import ExtraComponents
-from expnet.core.ibug68 import mirror_landmarks
-from expnet.core.images import ImageError, load_image
+from expnet.detection.boxes import box_from_landmarks
+from expnet.detection.crop import ENLARGE, crop, square_box
+from expnet.face.extra_basis import ExtraComponents
+from expnet.face.ibug68 import mirror_landmarks
 from expnet.inference.targets import TargetCoder
+from expnet.io.atomic import atomic_path
+from expnet.io.images import ImageError, load_image
+from expnet.io.labels import read_usable
 from expnet.teacher.fitting import LandmarkFitter
 
 CONTEXT = 1.3
@@ -89,17 +89,6 @@ class SampleSet:
             return cls(**{k: d[k] for k in d.files})
 
 
-def read_labels(path: str | os.PathLike, max_residual: float = 0.15) -> list[dict]:
-    """Rows of an ``expnet label`` file that were fitted, with a sane residual."""
-    rows = []
-    with open(path) as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["status"] == "ok" and r["residual"] is not None and r["residual"] <= max_residual:
-                rows.append(r)
-    return rows
-
-
 def network_box(landmarks: np.ndarray) -> np.ndarray:
     """The square box the network sees, from landmarks (the same convention as at inference)."""
     return square_box(box_from_landmarks(landmarks), ENLARGE)
@@ -114,7 +103,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     """
     rows, groups = [], []
     for k, f in enumerate(label_files):
-        got = read_labels(f)
+        got = read_usable(f)
         rows += got
         groups += [k] * len(got)
     if extra is not None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.basis import basis_name
-from expnet.core.crop import ENLARGE
-from expnet.core.detection import BOX_CONVENTION
+from expnet.assets.basis import basis_name
+from expnet.detection.boxes import BOX_CONVENTION
+from expnet.detection.crop import ENLARGE
+from expnet.io.atomic import atomic_path
 from expnet.training.checkpoint import load_checkpoint
 
 
@@ -74,7 +74,7 @@ def _add_metadata(path: Path, cfg, state: dict, extra: dict | None, pose_state: 
     extra_spec = state["train_config"].get("extra")
     n_extra = 0
     if extra_spec:
-        from expnet.core.extra_basis import load_extra
+        from expnet.face.extra_basis import load_extra
         components = load_extra(extra_spec)
         n_extra = components.k
         # the components themselves (a few kB): renders and meshes of the model's predictions need them

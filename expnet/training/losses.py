@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-from expnet.core.facemodel import LinearModel
+from expnet.face.model import LinearModel
 from expnet.inference.targets import TargetCoder
 
 POSE_LOSSES = ("euler", "vertex")
@@ -31,7 +31,7 @@ def encoding_of(pose_loss: str) -> str:
 
 
 def rotation_from_6d(six: torch.Tensor) -> torch.Tensor:
-    """(B, 6) -> (B, 3, 3), Gram-Schmidt on two columns (as :func:`expnet.core.pose.rotation_from_6d`)."""
+    """(B, 6) -> (B, 3, 3), Gram-Schmidt on two columns (as :func:`expnet.face.pose.rotation_from_6d`)."""
     c0 = F.normalize(six[:, :3], dim=1)
     b = six[:, 3:] - (c0 * six[:, 3:]).sum(1, keepdim=True) * c0
     c1 = F.normalize(b, dim=1)

@@ -7,10 +7,11 @@ import os
 import shutil
 from pathlib import Path
 
-from expnet.core.basis import basis_name
-from expnet.core.crop import ENLARGE
-from expnet.core.detection import BOX_CONVENTION
+from expnet.assets.basis import basis_name
+from expnet.detection.boxes import BOX_CONVENTION
+from expnet.detection.crop import ENLARGE
 from expnet.inference.cropper import CROP_SCALES
+from expnet.io.labels import MAX_RESIDUAL, is_fitted, iter_rows
 from expnet.training.checkpoint import load_checkpoint
 from expnet.training.network import ExpNetCNN, NetConfig, count_macs
 
@@ -69,7 +70,7 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         "fit with per-identity shape pooling) and on views that `expnet profile` made from such labels "
         "(face profiling: the labelled face turned to a new pose and rendered, its label exact), never on "
         "emotion labels: " + ", ".join(f"`{p}`{_rows(p)}" for p in cfg["labels"])
-        + " (rows with a fit residual up to 0.15 inter-ocular distances), each image also mirrored with "
+        + f" (rows with a fit residual up to {MAX_RESIDUAL} inter-ocular distances), each image also mirrored with "
         "refitted labels. lfw-expressions identities listed in `expnet/splits/` are held out for "
         "validation and evaluation.", "",
         "## Recipe", "",
@@ -99,13 +100,10 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
 
 def _rows(path: str) -> str:
     """`` (N rows, M of them profiled views)`` for a label file that is still there, else ``""``."""
-    import json
     try:
-        with open(path) as fh:
-            rows = [json.loads(line) for line in fh]
+        ok = [r for r in iter_rows(path) if is_fitted(r)]
     except (OSError, ValueError):
         return ""
-    ok = [r for r in rows if r.get("status") == "ok"]
     profiled = sum(1 for r in ok if r.get("profiled_from"))
     return f" ({len(ok):,} fitted rows" + (f", {profiled:,} of them profiled views)" if profiled else ")")
 

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from expnet.core.atomic import atomic_path, write_text
-from expnet.core.extra_basis import extend, load_extra
-from expnet.core.facemodel import FaceModel
-from expnet.core.plots import pyplot
-from expnet.core.pose import rotation_angle
+from expnet.face.extra_basis import extend, load_extra
+from expnet.face.model import FaceModel
+from expnet.face.pose import rotation_angle
 from expnet.inference.targets import TargetCoder
+from expnet.io.atomic import atomic_path, write_text
+from expnet.io.figures import pyplot
 from expnet.splits import lfw_validation_identities
 from expnet.teacher.fitting import LandmarkFitter
 from expnet.training.checkpoint import load_checkpoint

@@ -25,8 +25,8 @@ def _emotion_folder(root, n=6):
     """Faces in <emotion>/ folders: the registry sample photos, mirrored and shifted copies."""
     import cv2
 
-    from expnet.core.images import load_image
-    from expnet.core.samples import sample_path
+    from expnet.assets.samples import sample_path
+    from expnet.io.images import load_image
     for k, emotion in enumerate(["happy", "sad"]):
         face = cv2.resize(load_image(sample_path("takeo.ppm"), "L"), (96, 96))
         (root / emotion).mkdir(parents=True)

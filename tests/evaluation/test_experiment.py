@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from expnet.assets.samples import read_pts, sample_path
 from expnet.cli import main
-from expnet.core.images import load_image
-from expnet.core.samples import read_pts, sample_path
+from expnet.io.images import load_image
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from expnet.assets.samples import sample_path
 from expnet.cli import main
-from expnet.core.images import load_image
-from expnet.core.samples import sample_path
+from expnet.io.images import load_image
 
 
 def _png_header(width: int, height: int) -> bytes:
@@ -116,7 +116,7 @@ def test_predict_survives_the_batch(onnx_model, batch, tmp_path):
 
 
 def test_label_survives_the_batch(batch, tmp_path):
-    from expnet.core.detection import _face_models_dir
+    from expnet.detection.boxes import _face_models_dir
     try:
         _face_models_dir()
     except ImportError as exc:

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+from expnet.assets.samples import sample_path  # noqa: E402
 from expnet.cli import main  # noqa: E402
-from expnet.core.samples import sample_path  # noqa: E402
 
 
 def test_expnet_predicts_all_fields(onnx_model):

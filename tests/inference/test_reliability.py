@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from expnet.assets.samples import sample_path
 from expnet.cli import main
-from expnet.core.images import as_rgb, load_image, to_gray
-from expnet.core.inputs import discover
-from expnet.core.samples import sample_path
+from expnet.io.images import as_rgb, load_image, to_gray
+from expnet.io.inputs import discover
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_figure_skips_an_input_without_a_face(onnx_model, tmp_path):
 
 
 def test_figures_without_matplotlib_name_the_extra(monkeypatch):
-    from expnet.core.plots import pyplot
+    from expnet.io.figures import pyplot
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"expnet\[plots\]"):
         pyplot()

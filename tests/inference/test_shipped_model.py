@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from expnet.core.samples import sample_path
+from expnet.assets.samples import sample_path
 from expnet.inference.predictor import ExpNet, default_model_path
 
 
@@ -30,7 +30,7 @@ def test_default_photo_gives_a_plausible_face():
     d = result.to_dict()
     json.dumps(d)  # serialisable as a JSON Lines row
     # the projected model face lies on the detected face
-    from expnet.core.facemodel import FaceModel
+    from expnet.face.model import FaceModel
     pts = face.pose.project(FaceModel.load().landmarks.vertices(face.shape, face.expression))
     x0, y0, x1, y1 = face.box
     centre = pts.mean(0)

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
+from expnet.assets.samples import read_pts, sample_path
 from expnet.cli import main
-from expnet.core.images import load_image
-from expnet.core.samples import read_pts, sample_path
 from expnet.inference.tracking import FaceTracker, OneEuroFilter
+from expnet.io.images import load_image
 
 
 def _face_patch(name: str, side: int) -> np.ndarray:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from expnet.cli import main
-from expnet.core.pose import Pose, euler_to_rotation
 from expnet.evaluation.datasets import load_profiled
+from expnet.face.pose import Pose, euler_to_rotation
 from expnet.profiling.job import ProfileSettings, profile_labels
 from expnet.profiling.profiler import FaceProfiler, View
 from expnet.profiling.texture import mirror_vertices

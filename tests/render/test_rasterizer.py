@@ -57,7 +57,7 @@ def test_large_triangle_is_subdivided_exactly():
 
 
 def test_synthetic_face_projects_where_the_camera_says(model):
-    from expnet.core.pose import Pose, euler_to_rotation
+    from expnet.face.pose import Pose, euler_to_rotation
     from expnet.render.reconstruct import reconstruct
     pose = Pose(euler_to_rotation(0.1, -0.5, 0.05), np.array([160.0, 130.0]), 0.0011)
     mesh = reconstruct(model, None, None, pose)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from expnet.assets.samples import sample_path
 from expnet.cli import main
-from expnet.core.samples import sample_path
 
 
 def test_render_image_writes_overlay_frontal_and_a_clean_mesh(onnx_model, tmp_path, model):

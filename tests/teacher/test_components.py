@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from expnet.core.extra_basis import ExtraComponents, extend
-from expnet.core.pose import euler_to_rotation, project
+from expnet.face.extra_basis import ExtraComponents, extend
+from expnet.face.pose import euler_to_rotation, project
 from expnet.teacher.components import INNER, learn_components
 from expnet.teacher.fitting import LandmarkFitter
 
@@ -99,8 +99,8 @@ def test_label_with_extra_components_adds_them_to_the_rows(tmp_path):
     import json
     import shutil
 
+    from expnet.assets.samples import sample_path
     from expnet.cli import main
-    from expnet.core.samples import sample_path
     faces = tmp_path / "faces"
     faces.mkdir()
     for name in ("einstein.jpg", "takeo.ppm"):
@@ -137,7 +137,7 @@ def test_expnet_components_builds_them_from_label_files_with_a_figure(model, rng
 
 
 def test_the_shipped_components_load_and_extend_the_fit(model):
-    from expnet.core.extra_basis import shipped_components
+    from expnet.face.extra_basis import shipped_components
     extra = ExtraComponents.load(shipped_components())
     assert extra.k == 10 and extra.faces > 10_000
     assert np.all(np.diff(extra.std) <= 0)                     # principal components, largest first

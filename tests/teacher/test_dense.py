@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from expnet.core.ibug68 import inter_ocular
-from expnet.core.pose import Pose, euler_to_rotation
+from expnet.face.ibug68 import inter_ocular
+from expnet.face.pose import Pose, euler_to_rotation
 from expnet.teacher.dense import MeshCorrespondence, _facing_vertices, learn_correspondence
 from expnet.teacher.fitting import LandmarkFitter
 

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from expnet.assets.samples import sample_path
 from expnet.cli import main
-from expnet.core.samples import sample_path
 from expnet.teacher.labeling import LabelPipeline, identities_from_csv, identity_from_rule
 
 
@@ -32,7 +32,7 @@ def read_rows(path):
 def test_label_folder_reports_every_image(folder, tmp_path_factory, model):
     out = tmp_path_factory.mktemp("out") / "labels.jsonl"
     pipeline = LabelPipeline(detector="auto", workers=1, model=model)
-    from expnet.core.inputs import list_images
+    from expnet.io.inputs import list_images
     summary = pipeline.run(list_images(folder), out, identity=identity_from_rule(r"^(.*)_\d+$"),
                            progress=False)
     rows = read_rows(out)
@@ -48,8 +48,8 @@ def test_label_folder_reports_every_image(folder, tmp_path_factory, model):
     assert set(ok["pose"]) >= {"yaw", "pitch", "roll", "rotation", "translation", "scale"}
     assert abs(ok["pose"]["yaw"]) < 30
     # The stored pose and coefficients reproduce the landmarks (nothing lost to rounding).
-    from expnet.core.ibug68 import inter_ocular
-    from expnet.core.pose import Pose
+    from expnet.face.ibug68 import inter_ocular
+    from expnet.face.pose import Pose
     p = ok["pose"]
     pose = Pose(np.array(p["rotation"]), np.array(p["translation"]), p["scale"])
     proj = pose.project(model.landmarks.vertices(np.array(ok["shape"]), np.array(ok["expression"])))

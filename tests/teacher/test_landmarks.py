@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from expnet.core.detection import FaceBox, box_from_landmarks
-from expnet.core.detectors import DetectorChain
-from expnet.core.ibug68 import inter_ocular
-from expnet.core.images import load_image
-from expnet.core.samples import read_pts, sample_path
+from expnet.assets.samples import read_pts, sample_path
+from expnet.detection.boxes import FaceBox, box_from_landmarks
+from expnet.detection.chain import DetectorChain
+from expnet.face.ibug68 import inter_ocular
+from expnet.io.images import load_image
 from expnet.teacher.landmarks import DlibLandmarker
 
 

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
+from expnet.assets.samples import sample_path
 from expnet.cli import main
-from expnet.core.samples import sample_path
 
 pytest.importorskip("torch")
 TINY_NET = '{"stem": 8, "widths": [8, 16, 16, 24], "depths": [1, 1, 1, 1], "hidden": 16}'
@@ -85,8 +85,8 @@ def test_evaluation_scores_the_full_vector_and_the_ten_apart(rich_model):
 
 
 def test_renders_and_meshes_use_the_extra_components(rich_model, tmp_path):
-    from expnet.core.extra_basis import load_extra
-    from expnet.core.mesh import read_obj
+    from expnet.face.extra_basis import load_extra
+    from expnet.face.mesh import read_obj
     from expnet.inference.predictor import ExpNet
     from expnet.render.visuals import FaceRenderer
     model, root = rich_model

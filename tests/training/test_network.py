@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from expnet.bench.synthetic import synthetic_faces  # noqa: E402
-from expnet.core.ibug68 import MIRROR_68  # noqa: E402
-from expnet.core.pose import project  # noqa: E402
+from expnet.face.ibug68 import MIRROR_68  # noqa: E402
+from expnet.face.pose import project  # noqa: E402
 from expnet.inference.targets import TargetCoder  # noqa: E402
 from expnet.teacher.fitting import LandmarkFitter  # noqa: E402
 from expnet.training.data import SampleSet, make_batch  # noqa: E402
@@ -48,7 +48,7 @@ def test_mirrored_landmarks_fit_mirrored_pose(model):
 
 def _tiny_samples(model, n=6, side=83):
     faces = synthetic_faces(model.landmarks, n, 0.0, seed=2)
-    from expnet.core.pose import euler_to_rotation
+    from expnet.face.pose import euler_to_rotation
     rot = euler_to_rotation(*np.radians(faces["angles"]).T)
     rng = np.random.default_rng(0)
     return SampleSet(

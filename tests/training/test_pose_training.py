@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from expnet.cli import main  # noqa: E402
-from expnet.core.pose import euler_to_rotation, project, rotation_angle, rotation_from_6d, rotation_to_6d  # noqa: E402
+from expnet.face.pose import euler_to_rotation, project, rotation_angle, rotation_from_6d, rotation_to_6d  # noqa: E402
 from expnet.inference.targets import TargetCoder  # noqa: E402
 from expnet.training import losses  # noqa: E402
 from expnet.training.losses import PoseLoss  # noqa: E402
@@ -79,7 +79,7 @@ def test_the_vertex_loss_has_no_wrap_around_where_euler_angles_do(model):
     vertex = float(loss(targets(b[None]), targets(a[None])))
     far = float(loss(targets((a @ euler_to_rotation(0, np.radians(20), 0))[None]), targets(a[None])))
     assert vertex < 0.01 * far
-    from expnet.core.pose import rotation_to_euler
+    from expnet.face.pose import rotation_to_euler
     angles = np.degrees(rotation_to_euler(np.stack([a, b])))
     assert np.abs(angles[0] - angles[1]).max() > 25  # the Euler targets are 30 degrees apart
 

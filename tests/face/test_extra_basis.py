@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from expnet.core.extra_basis import ExtraComponents, extended_face_model, rim_vertices
-from expnet.core.mesh import read_obj, write_mesh
+from expnet.face.extra_basis import ExtraComponents, extended_face_model, rim_vertices
+from expnet.face.mesh import read_obj, write_mesh
 
 INNER = np.arange(17, 68)
 

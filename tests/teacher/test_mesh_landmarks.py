@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from expnet.assets.samples import read_pts, sample_path
 from expnet.cli import main
-from expnet.core.detectors import DetectorChain
-from expnet.core.ibug68 import inter_ocular
-from expnet.core.images import load_image
-from expnet.core.samples import read_pts, sample_path
-from expnet.teacher.facemesh import IBUG68_FROM_MESH, N_MESH, FaceMeshLandmarker
+from expnet.detection.chain import DetectorChain
+from expnet.face.ibug68 import inter_ocular
+from expnet.io.images import load_image
+from expnet.teacher.mesh_landmarks import IBUG68_FROM_MESH, N_MESH, FaceMeshLandmarker
 
 
 def test_the_subset_is_68_distinct_mesh_points():

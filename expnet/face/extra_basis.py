@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.facemodel import FaceModel, LinearModel
+from expnet.face.model import FaceModel, LinearModel
+from expnet.io.atomic import atomic_path
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def extended_face_model(model: FaceModel, extra: ExtraComponents, cache: str | o
     """
     import hashlib
 
-    from expnet.core.registry import cache_dir
+    from expnet.assets.registry import cache_dir
     mesh = hashlib.sha1(np.ascontiguousarray(model.triangles).tobytes()).hexdigest()[:8]
     path = Path(cache or cache_dir()) / f"extra-dense-{extra.version}-{mesh}.npy"
     dense = None

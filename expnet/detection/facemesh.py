@@ -1,5 +1,5 @@
 """MediaPipe's FaceMesh network run on a face box: its 468 points and its face-presence
-probability. The landmark backend (:mod:`expnet.teacher.facemesh`) uses the points; the BlazeFace
+probability. The landmark backend (:mod:`expnet.teacher.mesh_landmarks`) uses the points; the BlazeFace
 detector asks the presence output for a second opinion on faces it is unsure of (a network
 trained for another task, on other data, errs elsewhere)."""
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from expnet.core.crop import crop, square_box
+from expnet.detection.crop import crop, square_box
 
 N_MESH = 468
 CONTEXT = 1.6   # crop side in box sides: FaceMesh was trained on faces with some surroundings
@@ -29,7 +29,7 @@ class FaceMesh:
     first, as MediaPipe runs FaceMesh (an unturned crop of a tilted face can score near 0)."""
 
     def __init__(self, threads: int = 1):
-        from expnet.core.mediapipe import TFLiteModel
+        from expnet.detection.mediapipe import TFLiteModel
         self.net = TFLiteModel("face_landmark.tflite", threads)
         self.size = self.net.size
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from expnet.core.detection import FaceBox
-from expnet.core.facemesh import N_MESH, FaceMesh
+from expnet.detection.boxes import FaceBox
+from expnet.detection.facemesh import N_MESH, FaceMesh
 
 __all__ = ["N_MESH", "FaceMeshLandmarker", "IBUG68_FROM_MESH"]
 

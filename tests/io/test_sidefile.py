@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from expnet.core.sidefile import open_side_file, read_side_file
+from expnet.io.sidefile import open_side_file, read_side_file
 
 
 def test_items_come_back_and_a_half_line_is_ended(tmp_path):

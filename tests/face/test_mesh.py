@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from expnet.core.mesh import read_obj, triangulate, write_mesh
+from expnet.face.mesh import read_obj, triangulate, write_mesh
 
 
 def test_mesh_is_manifold_and_oriented(model):
@@ -13,7 +13,7 @@ def test_mesh_is_manifold_and_oriented(model):
     assert counts.max() == 2  # no edge shared by three triangles
     normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
     assert (np.linalg.norm(normals, axis=1) > 0).all()  # no degenerate triangle
-    from expnet.core.mesh import _unroll
+    from expnet.face.mesh import _unroll
     _, centre = _unroll(v, 0.8)  # the triangulation's own unrolling centre
     outward = ((v[tri].mean(1) - centre) * normals).sum(1) > 0
     assert outward.mean() > 0.995  # consistently oriented: (almost) all face away from the head

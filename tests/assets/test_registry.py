@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from expnet.core import registry
+from expnet.assets import registry
 
 
 def test_pip_is_found_without_pip_in_the_environment(monkeypatch):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from expnet.bench.scenes import faceless_images, group_scene, matched, sample_faces
-from expnet.core.detectors import BACKENDS, BlazeFaceDetector, DetectorChain
-from expnet.core.mediapipe import FULL_RANGE, SHORT_RANGE
+from expnet.detection.chain import BACKENDS, BlazeFaceDetector, DetectorChain
+from expnet.detection.mediapipe import FULL_RANGE, SHORT_RANGE
 
 
 def _boxes(found):
@@ -27,7 +27,7 @@ def test_a_pass_at_any_scale_finds_what_the_letterboxed_input_finds():
     """The short-range graph is fully convolutional: the face found in the model's own 128 px
     letterbox is found at the same place by one pass over a larger copy of the image. The
     full-range graph takes its own size only: it runs on tiles of the larger copy."""
-    from expnet.core.mediapipe import BlazeFace, box_iou, weighted_nms
+    from expnet.detection.mediapipe import BlazeFace, box_iou, weighted_nms
     scene = group_scene([150], size=(480, 360), seed=1)
     net = BlazeFace("short")
     boxed = weighted_nms(net.detect(scene.image, 0.5))
@@ -85,7 +85,7 @@ def test_facemesh_rules_out_blobs_that_fool_blazeface_twice():
     import cv2
 
     from expnet.bench.scenes import face_crop
-    from expnet.core.facemesh import FaceMesh
+    from expnet.detection.facemesh import FaceMesh
     rng = np.random.default_rng(0)
     blobs = [cv2.resize(rng.uniform(0, 255, (8, 8, 3)).astype(np.uint8), (200, 200)) for _ in range(300)]
     mesh = FaceMesh()

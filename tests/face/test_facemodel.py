@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from expnet.core.facemodel import LinearModel
+from expnet.face.model import LinearModel
 
 
 def test_basis_dimensions(model):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from expnet.core.pose import Pose, euler_to_rotation, project, rodrigues, rotation_to_euler
+from expnet.face.pose import Pose, euler_to_rotation, project, rodrigues, rotation_to_euler
 
 
 def test_euler_round_trip(rng):

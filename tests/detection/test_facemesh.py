@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from expnet.core.facemesh import FaceMesh
-from expnet.core.ibug68 import inter_ocular
-from expnet.core.images import load_image
-from expnet.core.samples import read_pts, sample_path
+from expnet.assets.samples import read_pts, sample_path
+from expnet.detection.facemesh import FaceMesh
+from expnet.face.ibug68 import inter_ocular
+from expnet.io.images import load_image
 
 NOSE_TIP_MESH, NOSE_TIP_IBUG = 1, 30
 
@@ -34,7 +34,7 @@ def test_a_tilted_face_turned_upright_is_a_face_and_its_points_map_back(tilt):
 
 def test_a_small_image_filled_by_a_face_is_judged_whole_by_facemesh():
     from expnet.bench.scenes import face_crop, sample_faces
-    from expnet.core.detectors import DetectorChain
+    from expnet.detection.chain import DetectorChain
     det = DetectorChain("blazeface").backends[0]
     crop = cv2.resize(face_crop(sample_faces()[0], 1.6), (96, 96), interpolation=cv2.INTER_AREA)
     (box, presence), = det._whole_crop(crop)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from expnet.core.images import ImageError, load_image, to_gray
-from expnet.core.inputs import list_images
+from expnet.io.images import ImageError, load_image, to_gray
+from expnet.io.inputs import list_images
 
 
 def _png_header_only(path, width, height):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import Delaunay
 
-from expnet.core.atomic import atomic_path
+from expnet.io.atomic import atomic_path
 
 
 def _unroll(vertices: np.ndarray, back: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 import pytest
 
-from expnet.core.shard import Shard
+from expnet.io.shard import Shard
 
 
 def test_shards_partition_the_inputs_and_do_not_depend_on_the_rest_of_the_list():
