@@ -92,3 +92,13 @@ def obtain(dist: Distribution, dest: Path, error: type[RuntimeError] = RegistryF
     if sha256_of(path) != dist.sha256:
         raise error(f"{path} is not the expected {dist.filename} (sha256 mismatch)")
     return path
+
+
+def use_local_copies(files: list[str | os.PathLike], dists: tuple[Distribution, ...]) -> None:
+    """Point each distribution at a local copy of its file (matched by file name), as its
+    ``local_env`` variable would; a file that is none of them is refused."""
+    for local in files:
+        dist = next((d for d in dists if d.filename == Path(local).name), None)
+        if dist is None:
+            raise ValueError(f"{local} is none of {[d.filename for d in dists]}")
+        os.environ[dist.local_env] = str(Path(local).resolve())

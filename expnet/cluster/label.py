@@ -22,7 +22,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from expnet.cluster.runtime import actor_count, ray_runtime
+from expnet.cluster.runtime import actor_count, engine_errors, ray_runtime, shielded
 from expnet.face.extra_basis import ExtraComponents
 from expnet.face.model import FaceModel, LinearModel
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
@@ -89,7 +89,7 @@ class RayLabelPipeline(LabelPipeline):
 
     def run(self, paths: list[str | os.PathLike], output: str | os.PathLike, identity=None,
             progress: bool = True) -> LabelSummary:
-        with ray_runtime(self.address) as resources:
+        with engine_errors("label"), ray_runtime(self.address) as resources:
             self.actors = actor_count(resources, self.requested)
             return super().run(paths, output, identity, progress)
 
@@ -98,7 +98,8 @@ class RayLabelPipeline(LabelPipeline):
         actors = min(self.actors, len(todo))
         per_block = min(IMAGES_PER_BLOCK, math.ceil(len(todo) / actors))
         ds = ray.data.from_items([{"image": p} for p in todo], override_num_blocks=math.ceil(len(todo) / per_block))
-        ds = ds.map_batches(_Observe, fn_constructor_args=(self.detector, self.landmarks), batch_size=None,
+        ds = ds.map_batches(shielded(__name__, "_Observe"), fn_constructor_args=(self.detector, self.landmarks),
+                            batch_size=None,
                             compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for text in batch["observation"]:
@@ -117,14 +118,15 @@ class RayLabelPipeline(LabelPipeline):
             if not chosen:
                 continue
             ds = ray.data.from_items(chosen, override_num_blocks=max(actors, math.ceil(len(chosen) / FACES_PER_FIT)))
-            ds = ds.map_batches(_Fit, fn_constructor_args=(self.fit_model, self.fitter.config, False),
+            ds = ds.map_batches(shielded(__name__, "_Fit"),
+                                fn_constructor_args=(self.fit_model, self.fitter.config, False),
                                 batch_size=FACES_PER_FIT, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1,
                                 batch_format="numpy")
             if pooled:
                 # Half a CPU per refit actor: the shuffle's reduce tasks need CPUs while the pool
                 # stands (a pool holding every CPU waits for them forever).
                 ds = ds.groupby("identity", num_partitions=actors).map_groups(
-                    _Fit, fn_constructor_args=(self.fit_model, self.fitter.config, True),
+                    shielded(__name__, "_Fit"), fn_constructor_args=(self.fit_model, self.fitter.config, True),
                     compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=0.5, batch_format="numpy")
             parts.append(ds)
         final = {k: [None] * len(pts) for k in FIT_FIELDS}

@@ -15,38 +15,22 @@ import json
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from expnet.cluster.runtime import actor_count, ray_runtime
+from expnet.cluster.runtime import actor_count, engine_errors, ray_runtime, shielded
 from expnet.inference import parquet
-from expnet.inference.cropper import CROP_SCALES
+from expnet.inference.jobs import PredictOptions
 from expnet.inference.outputs import PredictionWriter
-from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet
+from expnet.inference.predictor import model_sizes
 from expnet.inference.video import ClipSummary, frame_of, is_live, predict_video
 from expnet.io.inputs import is_video
 from expnet.io.summary import JobSummary
 
 IMAGES_PER_BLOCK = 64  # one Parquet part, and one unit of work Ray retries
-
-
-@dataclass(frozen=True)
-class PredictSettings:
-    """What every actor builds its predictor from (plain values: they travel to the workers)."""
-
-    model: str | None = None
-    detector: str | None = DEFAULT_DETECTOR
-    max_faces: int | None = None
-    crop_scales: tuple[float, ...] = CROP_SCALES
-    min_score: float | None = None
-    min_face: float | None = None
-    batch_size: int = 64
-    every: int = 1
-    detect_every: int = 5
-    smooth: bool = False
 
 
 class _Predictor:
@@ -57,12 +41,10 @@ class _Predictor:
     """
 
     def __init__(self, settings: dict, folder: str | None = None):
-        s = PredictSettings(**settings)
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        self.settings = s
+        self.settings = PredictOptions(**settings)  # plain values travel to the workers
         self.folder = folder
-        self.net = ExpNet(s.model, detector=s.detector, threads=1, max_faces=s.max_faces,
-                          crop_scales=s.crop_scales, min_score=s.min_score, min_face=s.min_face)
+        self.net = self.settings.predictor(threads=1)  # one actor per CPU keeps every core busy
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         inputs = [str(v) for v in batch["input"]]
@@ -127,15 +109,15 @@ def _datasets(ray, images: list[str], videos: list[str], boxes: list | None, act
     return out
 
 
-def predict_on_ray(settings: PredictSettings, inputs: list, output: str | os.PathLike | None,
+def predict_on_ray(settings: PredictOptions, inputs: list, output: str | os.PathLike | None,
                    boxes: dict[str, list] | None = None, address: str | None = None, workers: int | None = None,
                    cpus: int | None = None, progress: bool = True) -> JobSummary:
     """Predict every input not yet in ``output`` on Ray; returns the job's summary.
 
     Parameters
     ----------
-    settings : PredictSettings
-        The predictor every actor builds.
+    settings : PredictOptions
+        The predictor every actor builds (and the job's batch size and video settings).
     inputs : list
         Image and video paths (live sources are refused: a camera belongs to one machine).
     output : path, optional
@@ -153,7 +135,7 @@ def predict_on_ray(settings: PredictSettings, inputs: list, output: str | os.Pat
     live = [p for p in inputs if isinstance(p, int) or is_live(p)]
     if live:
         raise ValueError(f"--engine ray takes files only; run live sources ({live[0]}) with the local engine")
-    with PredictionWriter(output) as writer:
+    with PredictionWriter(output, sizes=model_sizes(settings.model)) as writer:
         if writer.done:
             print(f"resuming: {len(writer.done)} inputs already done", file=sys.stderr)
         todo = [str(p) for p in inputs if str(p) not in writer.done]
@@ -166,14 +148,15 @@ def predict_on_ray(settings: PredictSettings, inputs: list, output: str | os.Pat
         if boxes is not None:
             per_image = [boxes.get(p, boxes.get(Path(p).name, [])) for p in images]
         folder = str(writer.path) if writer.is_parquet else None
-        with ray_runtime(address, cpus) as resources:
+        with engine_errors("predict"), ray_runtime(address, cpus) as resources:
             import ray
             # Rows in input order, as the local engine writes them.
             ray.data.DataContext.get_current().execution_options.preserve_order = True
             actors = min(actor_count(resources, workers), len(todo))
             bar = tqdm(total=len(todo), unit="input", desc="predict (ray)", disable=not progress)
             for ds in _datasets(ray, images, videos, per_image, actors):
-                ds = ds.map_batches(_Predictor, fn_constructor_kwargs={"settings": asdict(settings), "folder": folder},
+                ds = ds.map_batches(shielded(__name__, "_Predictor"),
+                                    fn_constructor_kwargs={"settings": asdict(settings), "folder": folder},
                                     batch_size=None, compute=ray.data.ActorPoolStrategy(size=min(actors, ds.count())),
                                     num_cpus=1, batch_format="numpy")
                 for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):

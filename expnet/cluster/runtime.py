@@ -83,3 +83,64 @@ def actor_count(resources: dict, workers: int | None) -> int:
     if workers:
         return workers
     return max(1, int(resources.get("CPU", 1)))
+
+
+class RayEngineError(ValueError):
+    """The Ray engine could not run the job (an actor failed to start, the runtime is not
+    reachable); the message is the cause's own last line."""
+
+
+@contextmanager
+def engine_errors(what: str) -> Iterator[None]:
+    """Turn an exception raised by Ray (its own, or one a worker raised, wrapped in Ray's) into a
+    one-line :class:`RayEngineError`; the command then exits 2 with that line."""
+    try:
+        yield
+    except Exception as exc:
+        if not type(exc).__module__.startswith("ray"):
+            raise
+        raise RayEngineError(f"{what} on Ray failed: {_last_line(exc)}") from None
+
+
+def _last_line(exc: BaseException) -> str:
+    """The innermost cause's message: Ray wraps a worker's exception with its traceback."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def shielded(module: str, name: str) -> type:
+    """A class for Ray's actor pools that builds ``module.name(*args)`` in the worker, after
+    dropping from the worker's import path every folder that holds an ``expnet`` folder without
+    ``__init__.py``.
+
+    Ray puts the driver's working folder on its workers' import path; run from the folder that
+    holds a clone named ``expnet``, ``import expnet`` there finds the clone's root as a namespace
+    package instead of the installed package (an editable install is found only after every path
+    entry). The class is made here, inside a function, so that Ray ships it by value: nothing of
+    expnet is imported in the worker before the path is clean.
+    """
+
+    class Shielded:
+        def __init__(self, *args, **kwargs):
+            import importlib
+            import os
+            import sys
+            for entry in list(sys.path):
+                folder = os.path.join(entry or os.getcwd(), "expnet")
+                if os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, "__init__.py")):
+                    sys.path.remove(entry)
+            stale = sys.modules.get("expnet")
+            if stale is not None and getattr(stale, "__file__", None) is None:  # a namespace package
+                for key in [k for k in sys.modules if k == "expnet" or k.startswith("expnet.")]:
+                    del sys.modules[key]
+            self.inner = getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+        def __call__(self, *args, **kwargs):
+            return self.inner(*args, **kwargs)
+
+    # Ray names the actor's process after the class; the module stays this one, where no such
+    # name exists, so the class still travels by value
+    Shielded.__qualname__ = Shielded.__name__ = name
+    return Shielded

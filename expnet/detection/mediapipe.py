@@ -284,3 +284,8 @@ def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
     area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
     return inter / (area(box) + area(boxes) - inter + 1e-9)
+
+
+def fetch_models() -> list[Path]:
+    """Every MediaPipe model file, fetched into the cache now (for machines that go offline later)."""
+    return [model_path(name) for name in MODEL_FILES]

@@ -51,3 +51,28 @@ def evaluate(data: EmotionSet, method_name: str, scales=SCALES, own_detector: bo
         x, y, g, _ = pool(feats, data.labels, data.groups, data.clips)
         results[scale] = knn_leave_group_out(x, y, g, k, classes)[1]
     return results
+
+
+def evaluate_datasets(specs: list[tuple[str, str | os.PathLike]], methods: dict[str, str], scales=SCALES,
+                      own_detector: bool = False, model: str | None = None,
+                      cache_dir: str | os.PathLike = "outputs/cache/features", progress: bool = True
+                      ) -> dict[str, dict[str, dict[float, EmotionScore]]]:
+    """``expnet evaluate emotion``: every method on every dataset at every scale.
+
+    Parameters
+    ----------
+    specs : list of (loader name, folder)
+        Datasets (``profiled`` gives one set per yaw).
+    methods : dict
+        Label in the report -> method name (``expnet``, ``dlib-fit@own``, ``features:FILE.npz``, ...).
+
+    Returns
+    -------
+    dataset name -> method label -> scale -> score.
+    """
+    from expnet.evaluation.datasets import load_datasets
+    results: dict[str, dict[str, dict[float, EmotionScore]]] = {}
+    for data in (d for name, root in specs for d in load_datasets(name, root)):
+        results[data.name] = {label: evaluate(data, spec, scales, own_detector, model, cache_dir, progress)
+                              for label, spec in methods.items()}
+    return results

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from expnet.inference.predictor import DEFAULT_DETECTOR, ExpNet
-from expnet.io.atomic import atomic_path
-from expnet.io.figures import pyplot
+from expnet.io.figures import pyplot, save_figure
 from expnet.io.images import ImageError, downscale, load_image
 from expnet.render.visuals import FaceRenderer
 from expnet.teacher.fitting import LandmarkFitter
@@ -68,9 +67,7 @@ def paper_figure(images: list[str | Path], out: Path, model: str | None = None,
             if r == 0:
                 axes[r, c].set_title(titles[c], fontsize=9)
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
+    save_figure(fig, out, dpi=90)
     return out, len(rows) // len(scales)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from expnet.detection.boxes import FaceBox
 from expnet.detection.mediapipe import box_iou
 from expnet.face.pose import rotation_to_euler
-from expnet.io.atomic import atomic_path, write_text
+from expnet.io.atomic import write_text
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
 POSE_METHODS = ("expnet", "dlib-fit")
@@ -229,7 +229,7 @@ def write_pose_report(folder: str | os.PathLike, data: PoseSet, scores: list[Pos
 
 
 def _plot(path: Path, data: PoseSet, answers: dict[str, MethodPoses]) -> None:
-    from expnet.io.figures import pyplot
+    from expnet.io.figures import pyplot, save_figure
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, poses in answers.items():
@@ -240,6 +240,4 @@ def _plot(path: Path, data: PoseSet, answers: dict[str, MethodPoses]) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from expnet.evaluation.knn import EmotionScore
-from expnet.io.atomic import atomic_path, write_text
-from expnet.io.figures import pyplot
+from expnet.io.atomic import write_text
+from expnet.io.figures import pyplot, save_figure
 
 
 def _plt():
@@ -19,9 +19,7 @@ def _plt():
 
 
 def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
+    save_figure(fig, path, dpi=110, tight=True)
 
 
 def plot_confusion(score: EmotionScore, title: str, path: Path) -> None:

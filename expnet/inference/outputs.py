@@ -59,8 +59,10 @@ class PredictionWriter:
 
     SUFFIXES = (".jsonl", ".csv", ".npz", ".parquet")
 
-    def __init__(self, path: str | os.PathLike | None, command: str = "predict"):
+    def __init__(self, path: str | os.PathLike | None, command: str = "predict",
+                 sizes: tuple[int, int, int] | None = None):
         self.path = Path(path) if path else None
+        self.sizes = sizes  # (expression, shape, extra) columns of a CSV whose inputs had no face
         if self.path and self.path.suffix.lower() not in self.SUFFIXES:
             raise ValueError(f"output must end in .jsonl, .csv, .npz or .parquet; got {self.path.name}")
         self.done: set[str] = set()
@@ -78,6 +80,7 @@ class PredictionWriter:
             for name, (faces, error, frames) in parquet.finished(self.path).items():
                 self.summary.add(name, faces, error, frames)
                 self.done.add(name)
+        self._made_partial = not self._partial.exists()
         if self._partial.exists():
             rows = []
             for line in self._partial.read_text().splitlines():
@@ -125,6 +128,8 @@ class PredictionWriter:
             return False
         self._fh.close()
         if exc_type is not None:
+            if self._made_partial and self._partial.stat().st_size == 0:
+                self._partial.unlink()  # nothing done: no side file to resume from
             return False  # the side file stays, for the resumed run
         if self.path.suffix.lower() == ".jsonl":
             os.replace(self._partial, self.path)
@@ -136,11 +141,31 @@ class PredictionWriter:
             return False
         with atomic_path(self.path) as tmp:
             if self.path.suffix.lower() == ".csv":
-                _write_csv(rows, tmp)
+                _write_csv(rows, tmp, self.sizes)
             else:
                 _write_npz(rows, tmp)
         self._partial.unlink()
         return False
+
+
+def write_rows(rows: list[dict], path: str | os.PathLike, sizes: tuple[int, int, int] | None = None) -> Path:
+    """Finished prediction rows as one file, atomically: ``.jsonl``, ``.csv``, ``.npz`` or
+    ``.parquet`` (a single Parquet file of the dataset's schema)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        if suffix == ".jsonl":
+            Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        elif suffix == ".csv":
+            _write_csv(rows, tmp, sizes)
+        elif suffix == ".npz":
+            _write_npz(rows, tmp)
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+            pq.write_table(parquet.table(rows), tmp)
+        else:
+            raise ValueError(f"rows go to .jsonl, .csv, .npz or .parquet; got {path.name}")
+    return path
 
 
 def _face_rows(rows: list[dict]):
@@ -153,10 +178,13 @@ def _face_rows(rows: list[dict]):
             yield r, f, k
 
 
-def _write_csv(rows: list[dict], path: Path) -> None:
-    k_e = next((len(f["expression"]) for _, f, _ in _face_rows(rows) if f), 0)
-    k_s = next((len(f["shape"]) for _, f, _ in _face_rows(rows) if f), 0)
-    k_x = next((len(f.get("expression_extra") or []) for _, f, _ in _face_rows(rows) if f), 0)
+def _write_csv(rows: list[dict], path: Path, sizes: tuple[int, int, int] | None = None) -> None:
+    """One face a row; the coefficient columns come from the faces, or from ``sizes`` (the
+    model's) when no input had one, so that every CSV of a model has the same header."""
+    e0, s0, x0 = sizes or (0, 0, 0)
+    k_e = next((len(f["expression"]) for _, f, _ in _face_rows(rows) if f), e0)
+    k_s = next((len(f["shape"]) for _, f, _ in _face_rows(rows) if f), s0)
+    k_x = next((len(f.get("expression_extra") or []) for _, f, _ in _face_rows(rows) if f), x0)
     header = (["image", "face", "error", "x0", "y0", "x1", "y1", "score", "yaw", "pitch", "roll", "scale", "tx", "ty"]
               + [f"exp{j}" for j in range(k_e)] + [f"expn{j}" for j in range(k_e)] + [f"shp{j}" for j in range(k_s)]
               + [f"xexp{j}" for j in range(k_x)] + [f"xexpn{j}" for j in range(k_x)])

@@ -40,6 +40,38 @@ def default_model_path() -> Path:
     return Path(str(resources.files("expnet").joinpath("models/expnet.onnx")))
 
 
+def read_metadata(model: str | os.PathLike | None = None) -> tuple[Path, dict]:
+    """A model file's path and its ``expnet`` metadata (what decoding needs, and the recipe)."""
+    import onnxruntime as ort
+    path = Path(model) if model else default_model_path()
+    if not path.exists():
+        raise FileNotFoundError(f"model file {path} not found")
+    props = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    if "expnet" not in props:
+        raise ValueError(f"{path} is not an expnet model (no 'expnet' metadata)")
+    return path, json.loads(props["expnet"])
+
+
+def model_sizes(model: str | os.PathLike | None = None) -> tuple[int, int, int]:
+    """Coefficients per face of a model file: the basis' expression components, shape, extra."""
+    _, meta = read_metadata(model)
+    k_x = int(meta.get("extra", {}).get("k", 0))
+    return int(meta["net_config"]["n_expression"]) - k_x, int(meta["net_config"]["n_shape"]), k_x
+
+
+def describe_network(model: str | os.PathLike | None = None) -> dict:
+    """What a model file holds: its networks (which outputs each gives, input size, size, recipe
+    summary), the crop it takes and how its pose is encoded (``expnet model info``)."""
+    path, meta = read_metadata(model)
+    networks = meta.get("networks") or [{"outputs": ["expression", "pose", "shape"], "net_config": meta["net_config"],
+                                         "epochs": meta.get("epochs"), "pose_encoding": "euler"}]
+    return {"file": str(path), "megabytes": round(path.stat().st_size / 1e6, 2), "basis": meta.get("basis"),
+            "crop": meta.get("crop"), "input_size": meta["net_config"]["input_size"],
+            "pose_encoding": meta["coder"].get("pose_encoding", "euler"),
+            "networks": [{k: n.get(k) for k in ("outputs", "net_config", "epochs", "pose_encoding", "macs", "params")}
+                         | {"labels": (n.get("train_config") or {}).get("labels")} for n in networks]}
+
+
 class ExpNet:
     """Landmark-free 3D expression, pose and shape from face images.
 
@@ -103,6 +135,12 @@ class ExpNet:
             return None
         return ExtraComponents(np.asarray(meta["basis"], dtype=np.float64), np.asarray(meta["std"], dtype=np.float64),
                                int(meta.get("faces", 0)))
+
+    @property
+    def output_sizes(self) -> tuple[int, int, int]:
+        """Coefficients per face: the basis' expression components, shape, extra components."""
+        k_e = len(self.coder.expression_mean)
+        return k_e - self.n_extra, len(self.coder.shape_mean), self.n_extra
 
     @property
     def crop_scales(self) -> tuple[float, ...]:

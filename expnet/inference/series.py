@@ -1,5 +1,6 @@
 """Per-track time series of a video: a CSV (frame, time, expression, pose) and a PNG plot of the
-expression components and yaw / pitch / roll against time, one pair per track."""
+expression components and yaw / pitch / roll against time, one pair per track; with smoothing on,
+the smoothed values are drawn over the raw ones (faint)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from expnet.inference.results import ImagePrediction
 from expnet.io.atomic import atomic_path
-from expnet.io.figures import pyplot
+from expnet.io.figures import pyplot, save_figure
 
 
 class TrackSeries:
@@ -66,19 +67,46 @@ class TrackSeries:
         t = np.array([frame for frame, _ in items]) / self.fps
         expn = np.array([f.expression_normalized for _, f in items])
         angles = np.array([[f.pose.yaw, f.pose.pitch, f.pose.roll] for _, f in items])
+        smoothed = items[0][1].smoothed is not None
         fig, ax = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        raw_style = {"lw": 0.8, "alpha": 0.35} if smoothed else {"lw": 1}
         for j in range(expn.shape[1]):
-            ax[0].plot(t, expn[:, j], lw=1, label=f"{j}")
-        ax[0].set_ylabel("expression (whitened)")
+            c = colours[j % len(colours)]
+            ax[0].plot(t, expn[:, j], color=c, label=None if smoothed else f"{j}", **raw_style)
+            if smoothed:
+                ax[0].plot(t, [f.smoothed["expression_normalized"][j] for _, f in items], color=c, lw=1.2,
+                           label=f"{j}")
+        ax[0].set_ylabel("expression (whitened)" + (", smoothed over raw" if smoothed else ""))
         ax[0].legend(ncol=5, fontsize=7, title="component", title_fontsize=7)
         for j, name in enumerate(("yaw", "pitch", "roll")):
-            ax[1].plot(t, angles[:, j], lw=1, label=name)
+            c = colours[j % len(colours)]
+            ax[1].plot(t, angles[:, j], color=c, label=None if smoothed else name, **raw_style)
+            if smoothed:
+                ax[1].plot(t, [f.smoothed[name] for _, f in items], color=c, lw=1.2, label=name)
         ax[1].set_ylabel("degrees"), ax[1].set_xlabel("time (s)"), ax[1].legend(fontsize=7)
         for a in ax:
             a.grid(alpha=0.3)
         fig.suptitle(f"track {track}", fontsize=9)
         fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=90)
-        plt.close(fig)
-        return path
+        return save_figure(fig, path, dpi=90)
+
+
+def series_writer(folder: Path, every: int = 1):
+    """A callback for video rows (``on_frame`` of a predict job) that writes each video's per-track
+    CSV and PNG into ``folder`` when the video ends."""
+    from expnet.inference.video import DEFAULT_FPS, ClipSummary, is_live, video_info
+    current: dict[str, TrackSeries] = {}
+
+    def on_frame(row) -> None:
+        name = row.video if isinstance(row, ClipSummary) else row.image.rsplit("#", 1)[0]
+        if name not in current:  # a live source is not opened a second time for its rate
+            fps = DEFAULT_FPS if is_live(name) else video_info(name)[1]
+            current[name] = TrackSeries(fps / every)
+        if isinstance(row, ClipSummary):
+            if row.track is None:  # the video is done
+                stem = Path(name).stem if not name.isdigit() else f"camera{name}"
+                current.pop(name).write(folder, stem)
+            return
+        current[name].add(row)
+    return on_frame

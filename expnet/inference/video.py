@@ -9,7 +9,6 @@ tracked); in between, each tracked face's box follows the face from its previous
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,15 +19,16 @@ import numpy as np
 from expnet.inference.predictor import ExpNet
 from expnet.inference.results import FacePrediction, ImagePrediction
 from expnet.inference.tracking import FaceTracker, OneEuroFilter, box_from_prediction
-from expnet.io.inputs import is_video
+from expnet.io.inputs import is_stream, is_video
 
 CUT_LEVEL = 12.0  # mean grey-level change of a frame's thumbnail that marks a new shot
-STREAM = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)
+DEFAULT_FPS = 30.0  # the frame rate assumed where a source does not say (cameras, streams, odd files)
+DETECT_EVERY = 5    # frames between detections; in between, tracked faces' boxes follow them
 
 
 def is_live(source: str | int | Path) -> bool:
     """A camera index or a stream URL: frames come as they arrive, with no known count."""
-    return isinstance(source, int) or (isinstance(source, str) and (source.isdigit() or bool(STREAM.match(source))))
+    return isinstance(source, int) or (isinstance(source, str) and (source.isdigit() or is_stream(source)))
 
 
 def frame_of(key: str) -> str | None:
@@ -73,7 +73,7 @@ def video_info(source) -> tuple[int, float]:
     try:
         count = 0 if is_live(source) else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        return count, fps if 1.0 <= fps <= 1000.0 else 30.0
+        return count, fps if 1.0 <= fps <= 1000.0 else DEFAULT_FPS
     finally:
         cap.release()
 
@@ -157,7 +157,7 @@ class VideoPredictor:
         Faces followed per frame, largest first.
     """
 
-    def __init__(self, net: ExpNet, detect_every: int = 5, smooth: bool = False, rate: float = 30.0,
+    def __init__(self, net: ExpNet, detect_every: int = DETECT_EVERY, smooth: bool = False, rate: float = DEFAULT_FPS,
                  max_faces: int | None = None, min_cutoff: float = 0.1, beta: float = 0.3, d_cutoff: float = 10.0):
         if detect_every < 1:
             raise ValueError(f"detect_every must be at least 1, got {detect_every}")
@@ -243,7 +243,7 @@ def _inside(box: np.ndarray, width: int, height: int) -> bool:
     return bool(side >= 8 and box[2] > 0 and box[3] > 0 and box[0] < width and box[1] < height)
 
 
-def predict_video(net: ExpNet, source, every: int = 1, progress: bool = False, detect_every: int = 5,
+def predict_video(net: ExpNet, source, every: int = 1, progress: bool = False, detect_every: int = DETECT_EVERY,
                   smooth: bool = False, max_faces: int | None = None
                   ) -> Iterator[ImagePrediction | ClipSummary]:
     """Per-frame predictions (``"<source>#<frame>"``, faces with track ids), then one clip row per

@@ -19,3 +19,17 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def save_figure(fig, path, dpi: int = 100, tight: bool = False):
+    """Write a matplotlib figure to ``path`` (PNG by its suffix) atomically and close it; returns
+    the path."""
+    from pathlib import Path
+
+    from expnet.io.atomic import atomic_path
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png",
+                    **({"bbox_inches": "tight"} if tight else {}))
+    pyplot().close(fig)
+    return path

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from expnet.io.inputs import missing_reason
+
 MAX_PIXELS = 64_000_000      # a 8000x8000 photo; bigger is refused before decoding
 MAX_FILE_BYTES = 256 << 20
 
@@ -33,6 +35,8 @@ def load_image(path: str | os.PathLike, mode: str = "RGB", max_pixels: int = MAX
     try:
         size = path.stat().st_size
     except OSError as exc:
+        if path.is_symlink():
+            raise ImageError(missing_reason(path)) from exc
         raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if not path.is_file():
         raise ImageError(f"{path} is not a file")

@@ -9,6 +9,8 @@ has its row with the reason); 2 a usage or set-up error (nothing processed); 130
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -55,3 +57,22 @@ class JobSummary:
             kinds = ", ".join(f"{k}: {n}" for k, n in self.failures.most_common())
             text += f"; {self.failed} failed ({kinds})"
         return text
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C in the middle of a job, carrying the job's summary so far (the command prints it)."""
+
+    def __init__(self, summary: JobSummary):
+        super().__init__(summary.line())
+        self.summary = summary
+
+
+@contextmanager
+def interruptible(summary: JobSummary) -> Iterator[JobSummary]:
+    """Turn Ctrl-C inside the block into :class:`Interrupted` with ``summary``."""
+    try:
+        yield summary
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(summary) from None

@@ -27,7 +27,7 @@ from expnet.io.images import ImageError, load_image
 from expnet.io.labels import MAX_RESIDUAL, STATUS_ERROR, STATUS_OK, is_fitted, read_usable
 from expnet.io.pools import worker_map
 from expnet.io.sidefile import open_side_file, read_side_file
-from expnet.io.summary import JobSummary
+from expnet.io.summary import JobSummary, interruptible
 from expnet.profiling.profiler import FaceProfiler, ProfiledFace, View
 
 
@@ -183,11 +183,14 @@ def profile_labels(label_files: list[str | os.PathLike], out_dir: str | os.PathL
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     bar = tqdm(total=len(todo), desc="profile", unit="face", disable=not progress or not todo)
-    with open_side_file(side, asdict(settings)) as out:
+    so_far = JobSummary("profile")  # what Ctrl-C reports: the views this run made
+    with open_side_file(side, asdict(settings)) as out, interruptible(so_far):
         for made in _map(todo, out_dir, settings, workers):
             out.write(json.dumps({"source": made[0]["profiled_from"], "rows": made}) + "\n")
             out.flush()
             done[made[0]["profiled_from"]] = made
+            for r in made:
+                so_far.add(r["image"], faces=int(is_fitted(r)), error=r.get("error"))
             bar.update()
     bar.close()
     final = [r for src in rows if src["image"] in done for r in done[src["image"]]]

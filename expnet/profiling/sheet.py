@@ -11,7 +11,7 @@ import numpy as np
 from expnet.detection.crop import crop, square_box
 from expnet.io.atomic import atomic_path
 from expnet.io.images import ImageError, load_image
-from expnet.io.labels import is_fitted
+from expnet.io.labels import is_fitted, iter_rows
 
 YAW_BINS = (-90, -60, -30, 0, 30, 60, 90)
 
@@ -44,3 +44,9 @@ def contact_sheet(rows: list[dict], path: str | os.PathLike, per_bin: int = 8, t
     with atomic_path(path) as tmp:
         cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     return path
+
+
+def contact_sheet_of(folder: str | os.PathLike) -> Path:
+    """The contact sheet of an ``expnet profile`` output folder (``contact-sheet.png`` in it)."""
+    folder = Path(folder)
+    return contact_sheet(list(iter_rows(folder / "labels.jsonl")), folder / "contact-sheet.png")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from expnet.face.extra_basis import ExtraComponents, extended_face_model
 from expnet.face.model import FaceModel
-from expnet.io.atomic import atomic_path
-from expnet.io.figures import pyplot
+from expnet.io.figures import pyplot, save_figure
 from expnet.render.visuals import FaceRenderer
 
 PER_ROW = 5
@@ -35,7 +35,12 @@ def components_figure(model: FaceModel, components: list[int], path: str | os.Pa
             ax.set_title(f"{name} {'-' if sign < 0 else '+'}{n_std:g}σ", fontsize=7)
     fig.tight_layout(pad=0.3)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
+
+
+def extra_components_figure(extra: ExtraComponents, path: str | os.PathLike) -> Path:
+    """The figure of a set of extra expression components (``expnet components --figure``)."""
+    model = FaceModel.load()
+    ten = model.n_expression
+    return components_figure(extended_face_model(model, extra), list(range(ten, ten + extra.k)), path,
+                             names=[f"extra {k}" for k in range(extra.k)])

@@ -3,6 +3,7 @@ on disk and overlay videos (the paper-style comparison figure is in :mod:`expnet
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ from expnet.face.extra_basis import ExtraComponents, extended_face_model
 from expnet.face.mesh import write_mesh
 from expnet.face.model import FaceModel
 from expnet.inference.results import FacePrediction, ImagePrediction
+from expnet.inference.video import DETECT_EVERY
 from expnet.io.atomic import atomic_path
 from expnet.io.images import to_rgb
 from expnet.render.rasterizer import MeshShader, blend_shading, draw_landmarks
@@ -93,8 +95,17 @@ def render_prediction(renderer: FaceRenderer, prediction: ImagePrediction, image
     return files
 
 
+@dataclass(frozen=True)
+class VideoOverlay:
+    """What :func:`overlay_video` made: the MP4, its frames and the faces drawn on them."""
+
+    path: Path
+    frames: int
+    faces: int
+
+
 def overlay_video(renderer: FaceRenderer, net, path: Path, out_path: Path, every: int = 1,
-                  detect_every: int = 5, series_dir: Path | None = None) -> Path:
+                  detect_every: int = DETECT_EVERY, series_dir: Path | None = None) -> VideoOverlay:
     """An MP4 with the estimated faces drawn on every processed frame (OpenCV's mp4v codec),
     faces tracked across frames; with ``series_dir``, each track's time series (CSV and PNG)."""
     from expnet.inference.series import TrackSeries
@@ -103,12 +114,14 @@ def overlay_video(renderer: FaceRenderer, net, path: Path, out_path: Path, every
     frames = VideoPredictor(net, detect_every, rate=fps / every)
     series = TrackSeries(fps / every)
     writer = None
+    n_frames = n_faces = 0
     with atomic_path(out_path) as tmp:
         try:
             for index, rgb in read_frames(path, every):
                 if rgb is None:
                     continue
                 pred = frames(index, rgb, str(path))
+                n_frames, n_faces = n_frames + 1, n_faces + len(pred.faces)
                 series.add(pred)
                 drawn = renderer.overlay(rgb, pred.faces)
                 if writer is None:
@@ -122,4 +135,4 @@ def overlay_video(renderer: FaceRenderer, net, path: Path, out_path: Path, every
             raise ValueError(f"{path}: no frame could be decoded")
     if series_dir is not None:
         series.write(series_dir, out_path.stem.removesuffix("_overlay"))
-    return out_path
+    return VideoOverlay(out_path, n_frames, n_faces)

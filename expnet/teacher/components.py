@@ -25,7 +25,7 @@ from expnet.face.extra_basis import ExtraComponents
 from expnet.face.ibug68 import N_LANDMARKS
 from expnet.face.model import LinearModel
 from expnet.face.pose import rotation_to_euler
-from expnet.io.labels import is_fitted
+from expnet.io.labels import is_fitted, iter_rows
 
 INNER = np.arange(17, N_LANDMARKS)   # brows, nose, eyes, mouth: not the jaw's silhouette
 MAX_ANGLE = 30.0                     # faces turned further are left out: the frame is a flat approximation
@@ -51,6 +51,12 @@ def frontal_residuals(rows: list[dict], model: LinearModel) -> tuple[np.ndarray,
     camera = np.concatenate([residual * [1.0, -1.0], np.zeros(residual.shape[:2] + (1,))], axis=2)
     model_frame = np.einsum("bji,bkj->bki", rotation, camera) / scale[:, None, None]
     return model_frame[:, INNER, :2], [r.get("identity") for r in ok]
+
+
+def rows_of(label_files: list, exclude: set[str] | None = None) -> list[dict]:
+    """The rows of label files, without those of the ``exclude`` identities (e.g. evaluation's)."""
+    exclude = exclude or set()
+    return [r for f in label_files for r in iter_rows(f) if r.get("identity") is None or r["identity"] not in exclude]
 
 
 def learn_components(rows: list[dict], model: LinearModel, k: int = 20) -> ExtraComponents:

@@ -30,6 +30,7 @@ from expnet.io.images import ImageError, load_image, to_gray
 from expnet.io.labels import STATUS_ERROR, STATUS_FIT_FAILED, STATUS_NO_FACE, STATUS_OK, write_rows
 from expnet.io.pools import worker_map
 from expnet.io.sidefile import open_side_file, read_side_file
+from expnet.io.summary import JobSummary, interruptible
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 
 
@@ -128,6 +129,32 @@ def identities_from_csv(path: str | os.PathLike, image_column: str = "image",
                 if row[identity_column]}
 
 
+def identity_source(csv_path: str | os.PathLike | None = None, rule: str | None = None,
+                    image_column: str = "image", identity_column: str = "identity"):
+    """Where identities come from: a CSV of file name -> identity, a regex on the file stem, or
+    nothing (None: each image its own identity)."""
+    if csv_path:
+        return identities_from_csv(csv_path, image_column, identity_column)
+    return identity_from_rule(rule) if rule else None
+
+
+def identity_of(identity, path) -> str | None:
+    """The identity of ``path`` under an :func:`identity_source` (None where it names none)."""
+    if identity is None:
+        return None
+    return identity(str(path)) if callable(identity) else identity.get(Path(path).name)
+
+
+def label_inputs(paths: list, limit: int | None = None, shard: str | None = None, identity=None) -> list:
+    """A label job's inputs: the first ``limit``, then shard ``I/N`` of them, split by identity
+    where one is known (an identity's images are fitted together)."""
+    paths = paths[:limit] if limit else paths
+    if shard:
+        from expnet.io.shard import Shard
+        paths = Shard.parse(shard).select(paths, key=lambda p: identity_of(identity, p) or str(p))
+    return paths
+
+
 def identity_from_rule(pattern: str):
     """A function file-path -> identity: the first group of ``pattern`` matched on the file stem."""
     regex = re.compile(pattern)
@@ -180,11 +207,13 @@ class LabelPipeline:
         if todo:
             bar = tqdm(total=len(todo), desc="landmarks", unit="img", disable=not progress,
                        smoothing=0.05)
-            with open_side_file(side_file, settings) as out:
+            so_far = JobSummary("label")  # what Ctrl-C reports: this run's observed images
+            with open_side_file(side_file, settings) as out, interruptible(so_far):
                 for obs in self._run(todo):
                     out.write(json.dumps(asdict(obs)) + "\n")
                     out.flush()
                     done[obs.image] = obs
+                    so_far.add(obs.image, int(obs.status == STATUS_OK), obs.error)
                     bar.update()
             bar.close()
         return done, len(todo), time.perf_counter() - start

@@ -17,7 +17,8 @@ from expnet.training.network import ExpNetCNN, NetConfig, count_macs
 
 
 def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike, run_dir: str | os.PathLike,
-                     evaluation: dict | None = None, pose_evaluation: dict | None = None) -> Path:
+                     evaluation: dict | None = None, pose_evaluation: dict | None = None,
+                     pose_from: str | os.PathLike | None = None) -> Path:
     """Write MODEL_CARD.md beside the ONNX file and copy the training log and curves next to it.
 
     Parameters
@@ -32,6 +33,9 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         ``results.json`` of ``expnet evaluate --report``, summarised in a table.
     pose_evaluation : dict, optional
         ``results.json`` of ``expnet evaluate pose --report``, summarised in a table.
+    pose_from : path, optional
+        The pose network's checkpoint of a two-network model (its recipe gets a section, its log
+        and curves are copied as ``pose_training_log.csv`` and ``pose_training_curves.png``).
 
     Returns
     -------
@@ -71,13 +75,16 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         "(face profiling: the labelled face turned to a new pose and rendered, its label exact), never on "
         "emotion labels: " + ", ".join(f"`{p}`{_rows(p)}" for p in cfg["labels"])
         + f" (rows with a fit residual up to {MAX_RESIDUAL} inter-ocular distances), each image also mirrored with "
-        "refitted labels. lfw-expressions identities listed in `expnet/splits/` are held out for "
-        "validation and evaluation.", "",
+        "refitted labels (profiled views are not mirrored). lfw-expressions identities listed in "
+        "`expnet/splits/` are held out for validation and evaluation.", "",
         "## Recipe", "",
         f"`expnet train` with optimizer {cfg['optimizer']}, learning rate {cfg['lr']} ({schedule}), "
         f"weight decay {cfg['weight_decay']}, batch {cfg['batch_size']}, "
-        f"L2 loss on whitened targets (weights expression/pose/shape {cfg['loss_weights']}), mean image "
-        f"subtracted, degraded-input augmentation {'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}.",
+        f"L2 loss on whitened targets (weights expression/pose/shape {cfg['loss_weights']}; pose loss "
+        f"`{cfg.get('pose_loss', 'euler')}`), mean image subtracted, degraded-input augmentation "
+        f"{'on' if cfg['augment'] else 'off'}, seed {cfg['seed']}"
+        + (f", label-file shares {list(cfg['label_weights'])}" if cfg.get("label_weights") else "")
+        + (f", {cfg['epoch_samples']:,} samples an epoch" if cfg.get("epoch_samples") else "") + ".",
         f"Epochs run: {len(hist)}; wall time {sum(r['seconds'] for r in hist) / 60:.1f} min on device "
         f"`{cfg.get('device', 'cpu')}` (this project's 2-core machine has no GPU). Shipped: the best epoch, "
         f"{best['epoch']} (validation loss {best['val_loss']:.4f}).", "",
@@ -89,6 +96,10 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         f"Validation MSE: expression {best['val_expression_mse']:.4f}, pose {best['val_pose_mse']:.4f}, "
         f"shape {best['val_shape_mse']:.4f}.", "",
         "Training log: `training_log.csv`; curves: `training_curves.png`.", ""]
+    if pose_from:
+        lines[2] = lines[2].replace("`expnet.ExpNet` decodes them.", "`expnet.ExpNet` decodes them. Two networks "
+                                    "in one graph: expression and shape from the first, pose from the second.")
+        lines += pose_network_section(Path(pose_from), folder)
     if evaluation:
         lines += ["## Evaluation", "", evaluation_table(evaluation), ""]
     if pose_evaluation:
@@ -96,6 +107,36 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     card = folder / "MODEL_CARD.md"
     card.write_text("\n".join(lines) + "\n")
     return card
+
+
+def pose_network_section(checkpoint: Path, folder: Path) -> list[str]:
+    """The card's section on a two-network model's pose network (its log and curves copied)."""
+    state = load_checkpoint(checkpoint)
+    run_dir = checkpoint.parent
+    for name, target in (("log.csv", "pose_training_log.csv"), ("curves.png", "pose_training_curves.png")):
+        if (run_dir / name).exists():
+            shutil.copy(run_dir / name, folder / target)
+    last = run_dir / "last.pt"
+    hist = load_checkpoint(last)["history"] if last.exists() else state["history"]
+    best = min(state["history"], key=lambda r: r["val_loss"])
+    cfg, net_cfg = state["train_config"], NetConfig.from_dict(state["net_config"])
+    net = ExpNetCNN(net_cfg)
+    return ["## Pose network", "",
+            f"Input: the same crop average-pooled to {net_cfg.input_size} px. Network: "
+            f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters, {count_macs(net) / 1e6:.1f} M "
+            f"multiply-adds per crop (stem {net_cfg.stem}, stage widths {'-'.join(map(str, net_cfg.widths))}). "
+            f"Pose output: {state['coder'].get('pose_encoding', 'euler')} rotation encoding, log size and "
+            "translation in the crop.", "",
+            "Trained by `expnet train` on " + ", ".join(f"`{p}`{_rows(p)}" for p in cfg["labels"])
+            + (f" with shares {list(cfg['label_weights'])}" if cfg.get("label_weights") else "")
+            + (f", {cfg['epoch_samples']:,} samples an epoch" if cfg.get("epoch_samples") else "")
+            + f"; pose loss `{cfg.get('pose_loss', 'euler')}`, loss weights {cfg['loss_weights']}, optimizer "
+            f"{cfg['optimizer']}, learning rate {cfg['lr']} ({cfg.get('schedule', 'plateau')}), batch "
+            f"{cfg['batch_size']}, seed {cfg['seed']}. Epochs run: {len(hist)}; wall time "
+            f"{sum(r['seconds'] for r in hist) / 60:.1f} min on `{cfg.get('device', 'cpu')}`. Shipped: epoch "
+            f"{best['epoch']}" + (f", validation rotation error {best['val_pose_degrees']:.2f} degrees (geodesic, "
+                                  "real and profiled held-out faces)" if "val_pose_degrees" in best else "") + ".",
+            "", "Training log: `pose_training_log.csv`; curves: `pose_training_curves.png`.", ""]
 
 
 def _rows(path: str) -> str:

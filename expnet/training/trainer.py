@@ -27,7 +27,7 @@ from expnet.face.model import FaceModel
 from expnet.face.pose import rotation_angle
 from expnet.inference.targets import TargetCoder
 from expnet.io.atomic import atomic_path, write_text
-from expnet.io.figures import pyplot
+from expnet.io.figures import pyplot, save_figure
 from expnet.splits import lfw_validation_identities
 from expnet.teacher.fitting import LandmarkFitter
 from expnet.training.checkpoint import load_checkpoint
@@ -431,6 +431,4 @@ def plot_curves(history: list[dict], path: Path) -> None:
     ax[1].plot(epochs, [r["val_shape_mse"] for r in history], "o-", label="shape")
     ax[1].set_xlabel("epoch"), ax[1].set_ylabel("validation MSE (whitened)"), ax[1].legend(), ax[1].grid(alpha=.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
