@@ -242,8 +242,10 @@ def _evaluate_pose(args) -> int:
 def run_model(args) -> int:
     from expnet.face.model import FaceModel, describe
     if args.action == "info":
+        from expnet import __version__
         from expnet.inference.predictor import describe_network
-        print(json.dumps({**describe(FaceModel.load()), "network": describe_network(args.model)}, indent=2))
+        print(json.dumps({"expnet": __version__, **describe(FaceModel.load()), "network": describe_network(args.model)},
+                         indent=2))
     elif args.action == "export-mesh":
         from expnet.face.mesh import write_mesh
         model = FaceModel.load()

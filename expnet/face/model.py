@@ -133,8 +133,7 @@ class FaceModel(LinearModel):
 
 def describe(model: FaceModel) -> dict:
     """What ``expnet model info`` says of the face model: sizes and the terms of its basis."""
-    from expnet import __version__
     from expnet.assets.notice import BASIS_TERMS, THIRD_PARTY
-    return {"expnet": __version__, "vertices": model.n_vertices, "shape_components": model.n_shape,
+    return {"vertices": model.n_vertices, "shape_components": model.n_shape,
             "expression_components": model.n_expression, "landmarks": int(len(model.landmark_indices)),
             "triangles": int(len(model.triangles)), "licence": BASIS_TERMS, "third_party": THIRD_PARTY}
