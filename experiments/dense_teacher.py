@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from dense_fit import MeshCorrespondence, learn_correspondence  # beside this script
 from teacher_ceiling import accuracy, print_table, procrustes
 
 from expnet.assets.datasets import CKPLUS48, FER2013_VALIDATION
@@ -30,7 +31,6 @@ from expnet.face.pose import Pose
 from expnet.io.images import load_image
 from expnet.io.pools import worker_map
 from expnet.splits import lfw_validation_identities
-from expnet.teacher.dense import MeshCorrespondence, learn_correspondence
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 from expnet.teacher.landmarks import DlibLandmarker
 from expnet.teacher.mesh_landmarks import IBUG68_FROM_MESH, FaceMeshLandmarker

@@ -15,4 +15,5 @@ BENCHMARKS = {
     "render": "expnet.bench.render:bench_render",
     "video": "expnet.bench.video:bench_video",
     "scale": "expnet.bench.scale:bench_scale",
+    "serve": "expnet.bench.serve:bench_serve",
 }

@@ -12,9 +12,12 @@ anchors, decoding of boxes and keypoints, weighted non-maximum suppression.
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 import threading
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,6 +55,29 @@ def model_path(name: str) -> Path:
     return folder / name
 
 
+_QUIETED = threading.Event()  # LiteRT's banner is printed once per process: silenced once
+
+
+@contextmanager
+def _quiet_native_stderr():
+    """Silence the native runtime's ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.``,
+    which LiteRT writes straight to file descriptor 2 when the first interpreter is set up (it has
+    no Python switch). Only that first set-up is wrapped, so no other message can be lost later."""
+    if _QUIETED.is_set():
+        yield
+        return
+    _QUIETED.set()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class TFLiteModel:
     """A LiteRT model on one thread; calls are serialised (an interpreter is not re-entrant), so a
     model object can be shared by threads. Graphs that take other input sizes get one interpreter
@@ -66,8 +92,9 @@ class TFLiteModel:
             raise MediaPipeUnavailableError("the MediaPipe models need Google's LiteRT runtime: "
                                             "pip install ai-edge-litert") from exc
         self._make = lambda: Interpreter(model_path=str(model_path(name)), num_threads=threads)
-        first = self._make()
-        first.allocate_tensors()
+        with _quiet_native_stderr():
+            first = self._make()
+            first.allocate_tensors()
         self._input = first.get_input_details()[0]
         self.size = int(self._input["shape"][1])
         # per input shape: the interpreter and its output indices, in the graph's order

@@ -4,7 +4,7 @@ image -> face detector (or user boxes, or the whole image) -> square crops, enla
 three sizes -> network (onnxruntime, batched across faces and images) -> expression, pose, shape
 averaged over the crops.
 
->>> net = ExpNet()                       # the shipped model, dlib-hog detector
+>>> net = ExpNet()                       # the shipped model, BlazeFace detector
 >>> result = net.predict("face.jpg")     # ImagePrediction with one FacePrediction per face
 >>> result.faces[0].expression           # raw 3DDFA-basis coefficients (param[52:62])
 """

@@ -1,11 +1,18 @@
-"""The dense teacher: a point-to-vertex correspondence learned from fits, and the fit on it."""
+"""The dense teacher of experiments/dense_teacher.py: a point-to-vertex correspondence learned
+from fits, and the fit on it (the module lives beside the experiment that uses it)."""
+
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from expnet.face.ibug68 import inter_ocular
 from expnet.face.pose import Pose, euler_to_rotation
-from expnet.teacher.dense import MeshCorrespondence, _facing_vertices, learn_correspondence
 from expnet.teacher.fitting import LandmarkFitter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
+
+from dense_fit import MeshCorrespondence, _facing_vertices, learn_correspondence  # noqa: E402
 
 
 def test_correspondence_is_recovered_and_the_dense_fit_is_exact(model, rng, tmp_path):

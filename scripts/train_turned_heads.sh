@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The turned-head candidates of issue 25, each a plain `expnet train` (resumable: run it again and
+# it continues from its last epoch; --max-minutes bounds one sitting). Needs the labels of
+# scripts/label_shared_data.sh and the views of scripts/profile_shared_data.sh.
+#
+#   scripts/train_turned_heads.sh pose-vertex 0    # the pose network, vertex loss, seed 0
+#   scripts/train_turned_heads.sh pose-euler 0     # the same data and network, today's Euler loss
+#   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
+#   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
+#
+# Runs go to outputs/train/turned-heads/<name>-s<seed>/ (checkpoints stay out of git).
+set -euo pipefail
+NAME="$1"; SEED="${2:-0}"; MAX_MINUTES="${MAX_MINUTES:-0}"
+L=outputs/labels
+P=outputs/profiled
+REAL=("$L/lfw-expressions.jsonl" "$L/fer2013-train.jsonl" "$L/utkface.jsonl")
+VIEWS=("$P/lfw-train-3v/labels.jsonl" "$P/utkface-3v/labels.jsonl" "$P/lfw-val-3v/labels.jsonl")
+OUT="outputs/train/turned-heads/$NAME-s$SEED"
+COMMON=(--optimizer adamw --seed "$SEED" --max-minutes "$MAX_MINUTES" --epoch-samples 40000)
+# lfw-val-3v holds only held-out identities: it is validation, whatever its share.
+case "$NAME" in
+  pose-vertex|pose-euler)
+    # the paper's arrangement: a pose network (FacePoseNet's role) on real and profiled faces,
+    # 60% profiled; the crop average-pooled to 56 px (a quarter of the expression network's work)
+    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.15,0.1,0.15,0.3,0.3,0 \
+      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss "${NAME#pose-}" \
+      --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
+      --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
+  expression)
+    # the shipped recipe (its network, loss and schedule) on its data plus UTKFace and 20% profiled
+    # views (expression under pose), FER-2013's share kept the largest
+    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.25,0.45,0.1,0.1,0.1,0 \
+      --out "$OUT" --input-size 112 --lr 1e-3 --epochs 26 "${COMMON[@]}" \
+      --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
+  joint)
+    # one network for expression and pose: 35% profiled, the vertex pose loss
+    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.2,0.35,0.1,0.175,0.175,0 \
+      --out "$OUT" --input-size 112 --lr 1e-3 --epochs 26 --pose-loss vertex "${COMMON[@]}" \
+      --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
+  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, expression, joint)" >&2; exit 2 ;;
+esac
