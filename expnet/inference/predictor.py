@@ -96,7 +96,7 @@ class ExpNet:
         costs a finer pass over large images).
     """
 
-    def __init__(self, model: str | os.PathLike | None = None, detector: str = DEFAULT_DETECTOR,
+    def __init__(self, model: str | os.PathLike | None = None, detector: str | None = DEFAULT_DETECTOR,
                  threads: int | None = None, max_faces: int | None = None,
                  crop_scales: Sequence[float] = CROP_SCALES, min_score: float | None = None,
                  min_face: float | None = None):

@@ -8,12 +8,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from serve_clips import write_clip
 
-from expnet.assets.samples import sample_path
-from expnet.serve.app import create_app
-from expnet.serve.guards import host_allowed, origin_allowed, sniff
-from expnet.serve.options import ServeOptions
+pytest.importorskip("fastapi")
+
+from serve_clips import Server, face_frames, write_clip  # noqa: E402
+
+from expnet.assets.samples import sample_path  # noqa: E402
+from expnet.serve.app import create_app  # noqa: E402
+from expnet.serve.guards import host_allowed, origin_allowed, sniff  # noqa: E402
+from expnet.serve.options import ServeOptions  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server()
+    yield s
+    s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +151,6 @@ def test_a_video_job_reports_progress_and_its_outputs(client, tmp_path):
 
 def test_live_frames_over_the_websocket(client):
     import cv2
-    from serve_clips import face_frames
     c, _ = client
     with c.websocket_connect("/api/live", headers={"origin": "http://127.0.0.1:8000", "host": "127.0.0.1:8000"}) as ws:
         answers = []
@@ -192,7 +201,6 @@ def test_the_server_listens_on_loopback_only_and_stops_on_ctrl_c(server):
 def test_ctrl_c_stops_the_server_cleanly_and_removes_its_files(tmp_path):
     import os
 
-    from serve_clips import Server
     before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("expnet-serve-*"))
     s = Server()
     assert s.stop() == 0
@@ -201,7 +209,6 @@ def test_ctrl_c_stops_the_server_cleanly_and_removes_its_files(tmp_path):
 
 
 def test_serving_on_every_address_warns_and_bad_settings_are_usage_errors():
-    from serve_clips import Server
 
     from expnet.cli import main
     assert main(["serve", "--port", "70000"]) == 2  # a bad port is a usage error, not a crash
