@@ -177,6 +177,10 @@ class Augment:
     zoom: float = 0.10            # box size jitter (log-uniform +-)
     contrast: float = 0.3
     brightness: float = 25.0
+    # Profiled views lie on a black canvas where the source image ends, and their black grows with
+    # the yaw: a network can read the pose off it, which real photos never show. With this
+    # probability a crop's black pixels take another crop's pixels (of the same batch) instead.
+    p_fill: float = 0.0
 
 
 def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCoder,
@@ -187,6 +191,7 @@ def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCo
     out = np.empty((b, 1, size, size), np.float32)
     affines = np.empty((b, 2, 3))
     base = side / CONTEXT  # the unjittered network box inside the context crop
+    warped = []
     for j, i in enumerate(index):
         if rng is not None and augment is not None:
             box_side = base * np.exp(rng.uniform(-augment.zoom, augment.zoom))
@@ -195,15 +200,20 @@ def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCo
             box_side, cx, cy = base, side / 2, side / 2
         s = size / box_side
         m = np.array([[s, 0, -(cx - box_side / 2) * s], [0, s, -(cy - box_side / 2) * s]])
-        img = cv2.warpAffine(samples.crop(i), m, (size, size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_CONSTANT)
-        if rng is not None and augment is not None:
-            img = _degrade(img, rng, augment)
-        out[j, 0] = img
+        flags = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        warped.append(cv2.warpAffine(samples.crop(i), m, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT))
         # compose image->context (samples.affine) with context->network crop (m)
         a = samples.affine[i]
         affines[j, :, :2] = m[:, :2] @ a[:, :2]
         affines[j, :, 2] = m[:, :2] @ a[:, 2] + m[:, 2]
+    for j, img in enumerate(warped):
+        if rng is not None and augment is not None:
+            if b > 1 and augment.p_fill > 0 and rng.random() < augment.p_fill:
+                donor = warped[(j + 1 + int(rng.integers(b - 1))) % b]
+                black = img < 2  # the canvas and the padding (edges interpolated a little)
+                img = np.where(black, donor, img)
+            img = _degrade(img, rng, augment)
+        out[j, 0] = img
     pose = coder.encode_pose(samples.rotation[index], samples.scale[index], samples.translation[index],
                              affines, size)
     return (out, coder.encode_expression(samples.expression[index]).astype(np.float32),

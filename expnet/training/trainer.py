@@ -69,6 +69,7 @@ class TrainConfig:
     pose_loss: str = "euler"           # "euler" (standardised angles, the shipped model's) or "vertex"
     label_weights: tuple[float, ...] | None = None  # share of each label file in an epoch (None: all once)
     epoch_samples: int = 0             # samples drawn per epoch (0: the training set's size)
+    fill_black: float = 0.0            # probability that a crop's black canvas takes another crop's pixels
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -92,6 +93,8 @@ class TrainConfig:
                     or not sum(self.label_weights) > 0:
                 raise ValueError(f"label_weights are one share per label file ({len(self.labels)}), none negative "
                                  f"and not all zero; got {self.label_weights!r}")
+        if not 0.0 <= float(self.fill_black) <= 1.0:
+            raise ValueError(f"fill_black is a probability, got {self.fill_black!r}")
         if int(self.epoch_samples) < 0:
             raise ValueError(f"epoch_samples must not be negative, got {self.epoch_samples!r}")
         unknown = set(self.net) - set(NetConfig.__dataclass_fields__)
@@ -304,7 +307,7 @@ class Trainer:
         run.net.train()
         batches = self._epoch_batches(run, rng)
         seeds = rng.integers(0, 2**31, len(batches))
-        augment = Augment() if c.augment else None
+        augment = Augment(p_fill=c.fill_black) if c.augment else None
 
         def prepare(k: int):
             return make_batch(run.samples, batches[k], c.input_size, run.coder,

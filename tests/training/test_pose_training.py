@@ -139,3 +139,24 @@ def test_a_pose_network_trains_with_the_vertex_loss_and_its_pose_joins_another_n
     assert np.allclose(e, e1, atol=1e-4) and np.allclose(s, s1, atol=1e-4) and np.allclose(p, p2, atol=1e-4)
     face = net.predict(np.full((64, 64), 128, np.uint8)).faces[0]
     assert np.allclose(face.pose.rotation @ face.pose.rotation.T, np.eye(3), atol=1e-6)
+
+
+def test_black_canvas_is_filled_from_another_crop(model):
+    from expnet.training.data import Augment, SampleSet, make_batch
+    n, side = 4, 83
+    crops = np.full((n, side, side), 200, np.uint8)
+    crops[0, :, :30] = 0  # a black canvas on the left, as a turned view has
+    crops[1] = 90
+    from expnet.face.pose import euler_to_rotation
+    samples = SampleSet(crops=crops, expression=np.zeros((n, 10)), shape=np.zeros((n, 40)),
+                        rotation=np.tile(euler_to_rotation(0, 0, 0), (n, 1, 1)), scale=np.full(n, 0.002),
+                        translation=np.full((n, 2), 300.0), affine=np.tile(np.eye(2, 3), (n, 1, 1)),
+                        identity=np.array(["a"] * n), source=np.array(["x"] * n), flipped=np.zeros(n, bool))
+    coder = TargetCoder.from_model(model.landmarks)
+    quiet = Augment(p_lowres=0, p_blur=0, p_jpeg=0, shift=0, zoom=0, contrast=0, brightness=0)
+    kept = make_batch(samples, np.arange(n), 64, coder, np.random.default_rng(0), quiet)[0]
+    filled = make_batch(samples, np.arange(n), 64, coder, np.random.default_rng(0),
+                        Augment(**{**quiet.__dict__, "p_fill": 1.0}))[0]
+    assert (kept[0, 0, :, :5] < 2).all()          # without filling the canvas stays black
+    assert set(np.unique(filled[0, 0, :, :5])) <= {90.0, 200.0}  # filled from another crop of the batch
+    assert np.allclose(filled[:, 0, :, 40:], kept[:, 0, :, 40:])  # the face itself is untouched
