@@ -5,6 +5,7 @@
 #
 #   scripts/train_turned_heads.sh pose-vertex 0    # the pose network, vertex loss, seed 0
 #   scripts/train_turned_heads.sh pose-euler 0     # the same data and network, today's Euler loss
+#   scripts/train_turned_heads.sh pose-vertex-fill 0   # pose-vertex, black canvas filled (--fill-black 0.7)
 #   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
 #   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
 #
@@ -19,11 +20,12 @@ OUT="outputs/train/turned-heads/$NAME-s$SEED"
 COMMON=(--optimizer adamw --seed "$SEED" --max-minutes "$MAX_MINUTES" --epoch-samples 40000)
 # lfw-val-3v holds only held-out identities: it is validation, whatever its share.
 case "$NAME" in
-  pose-vertex|pose-euler)
+  pose-vertex|pose-euler|pose-vertex-fill)
     # the paper's arrangement: a pose network (FacePoseNet's role) on real and profiled faces,
     # 60% profiled; the crop average-pooled to 56 px (a quarter of the expression network's work)
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.15,0.1,0.15,0.3,0.3,0 \
-      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss "${NAME#pose-}" \
+      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss "$(cut -d- -f2 <<< "$NAME")" \
+      --fill-black "$([[ $NAME == *-fill ]] && echo 0.7 || echo 0)" \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
   expression)
