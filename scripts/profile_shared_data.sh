@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The turned-head data (issue 25): UTKFace labels, then three profiled views of every usable
 # lfw-expressions training face and every usable UTKFace face (abs(yaw) one view in each of 0-30,
-# 30-60 and 60-90 degrees, pitch to +-40, roll +-15 more: about 68,000 views), and the
+# 30-60 and 60-90 degrees, pitch to +-40, roll +-15 more: about 73,000 views), one more view of
+# each lfw-expressions training face with the pitch to +-45 (about 12,000 views), and the
 # expression-under-pose views of the lfw-expressions validation identities (yaw 0, 30, 60, 75,
 # face crops), and three random views of each of those (training's validation split). Needs
 # scripts/label_shared_data.sh's labels first. Everything stays under OUT (out of git: it derives
@@ -21,6 +22,10 @@ ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-tra
 ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-3v" "${VIEWS[@]}"
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-yaws" \
     --identities "$OUT/lfw-val-identities.txt" --yaws 0 30 60 75 --crop 224
+# one more view of each lfw-expressions training face with the pitch spread to +-45 (the views above
+# rarely pass +-30: AFLW2000-3D's faces do)
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-pitch" \
+    --exclude-identities "$OUT/lfw-val-identities.txt" --views 1 --max-pitch 45 --pitch-jitter 45 --seed 1
 # random views of the held-out identities: they land in training's validation split (pose at every yaw)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-3v" \
     --identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"
