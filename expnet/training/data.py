@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -36,6 +37,7 @@ from expnet.io.labels import read_usable
 from expnet.teacher.fitting import LandmarkFitter
 
 CONTEXT = 1.3
+FIT_CHUNK = 4096  # faces per batched refit of mirrored landmarks
 
 
 @dataclass
@@ -146,7 +148,11 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     # Mirror: flip the crop; the mirrored image's landmarks are refitted for mirrored labels.
     lm = np.array(landmark_rows)
     widths = np.array([r["width"] for r in rows], dtype=np.float64)
-    fit = fitter.fit(mirror_landmarks(lm, widths))
+    mirrored = mirror_landmarks(lm, widths)
+    # in chunks: the batched fit's Jacobians of 100,000+ faces at once would take gigabytes
+    parts = [fitter.fit(mirrored[k:k + FIT_CHUNK]) for k in range(0, max(len(mirrored), 1), FIT_CHUNK)]
+    fit = SimpleNamespace(**{key: np.concatenate([getattr(f, key) for f in parts])
+                             for key in ("expression", "shape", "rotation", "scale", "translation")})
     # Image -> crop affine of the mirrored image: x' = W-1-x, then the crop, then flip the crop.
     m_aff = affine.copy()
     a = affine[:, 0, 0]
