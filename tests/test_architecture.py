@@ -131,3 +131,20 @@ def test_the_rules_see_modules_named_in_strings(tmp_path):
     source.write_text('BENCH = {"x": "expnet.training.trainer:Trainer"}\nimport_module("expnet.teacher.fitting")\n'
                       'OUT = "expnet.onnx"\n')
     assert _imports(source) == {"expnet.training.trainer", "expnet.teacher.fitting"}
+
+
+def test_the_command_line_only_parses_and_prints():
+    """No command assembles a job: the parser's function is cli's largest, and no command loops over
+    inputs, frames or images (loops over results to print them are fine)."""
+    sizes, loops = {}, []
+    for path in (PACKAGE / "cli").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                sizes[node.name] = node.end_lineno - node.lineno
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.For):
+                        target = ast.unparse(inner.iter)
+                        if re.search(r"\b(inputs|paths|images|frames|files)\b", target):
+                            loops.append(f"{path.name}:{node.name} loops over {target}")
+    assert max(sizes, key=sizes.get) == "build_parser", sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    assert not loops, loops
