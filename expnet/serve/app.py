@@ -22,7 +22,9 @@ decoded, 429 a full job queue, 421 a foreign Host (DNS rebinding), 403 a cross-s
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -61,7 +63,7 @@ SECURITY_HEADERS = {
 
 
 class UploadTooLarge(Exception):
-    pass
+    """A body without Content-Length that grew past the cap while it streamed in."""
 
 
 class Guard:
@@ -126,7 +128,6 @@ def _with_headers(send):
 
 
 async def _json(send, status: int, error: str) -> None:
-    import json
     body = json.dumps({"error": error}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
@@ -154,7 +155,6 @@ class AppState:
     def close(self) -> None:
         self.jobs.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
-        import shutil
         shutil.rmtree(self.uploads, ignore_errors=True)
 
 
@@ -311,10 +311,11 @@ def create_app(options: ServeOptions | None = None):
     @app.websocket("/api/live")
     async def live(ws: WebSocket):
         await ws.accept()
+        with state.pool(state.base).get() as net:  # this camera's tracker keeps one predictor
+            await live_session(ws, LiveSession(net, state.drawings))
+
+    async def live_session(ws: WebSocket, session: LiveSession) -> None:
         loop = asyncio.get_running_loop()
-        lease = state.pool(state.base).get()
-        net = lease.__enter__()
-        session = LiveSession(net, state.drawings)
         done = asyncio.Event()
 
         async def receive():
@@ -344,7 +345,6 @@ def create_app(options: ServeOptions | None = None):
             pass
         finally:
             reader.cancel()
-            lease.__exit__(None, None, None)
 
     return app
 

@@ -16,7 +16,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,21 +42,17 @@ class Predictors:
         self.options = options
         self._free: queue.SimpleQueue[ExpNet] = queue.SimpleQueue()
 
-    def get(self):
-        pool = self
-
-        class _Lease:
-            def __enter__(self):
-                try:
-                    self.net = pool._free.get_nowait()
-                except queue.Empty:
-                    self.net = pool.options.predictor(threads=1)
-                return self.net
-
-            def __exit__(self, *exc):
-                pool._free.put(self.net)
-                return False
-        return _Lease()
+    @contextmanager
+    def get(self) -> Iterator[ExpNet]:
+        """A predictor for the caller alone, back in the pool when the block ends."""
+        try:
+            net = self._free.get_nowait()
+        except queue.Empty:
+            net = self.options.predictor(threads=1)  # the worker threads keep the cores busy
+        try:
+            yield net
+        finally:
+            self._free.put(net)
 
 
 @dataclass
