@@ -46,7 +46,11 @@ def read_metadata(model: str | os.PathLike | None = None) -> tuple[Path, dict]:
     path = Path(model) if model else default_model_path()
     if not path.exists():
         raise FileNotFoundError(f"model file {path} not found")
-    props = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own error classes: a usage error for the command
+        raise ValueError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
+    props = session.get_modelmeta().custom_metadata_map
     if "expnet" not in props:
         raise ValueError(f"{path} is not an expnet model (no 'expnet' metadata)")
     return path, json.loads(props["expnet"])
@@ -108,7 +112,10 @@ class ExpNet:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own error classes: say which file, in one line
+            raise ValueError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if "expnet" not in meta:
             raise ValueError(f"{path} is not an expnet model (no 'expnet' metadata)")

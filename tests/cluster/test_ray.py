@@ -246,3 +246,41 @@ def test_videos_and_images_together_give_the_local_rows_in_every_format(folder, 
     assert main(["predict", *args, "-o", str(tmp_path / "ray.parquet"), "--engine", "ray"]) == 1
     assert parquet.finished(tmp_path / "ray.parquet").keys() == {r["image"] for r in local if "#" not in r["image"]}
     assert capsys.readouterr().err.strip().splitlines()[-1] == local_line      # the same summary: faces, frames
+
+
+def test_ray_run_from_the_folder_that_holds_a_clone_named_expnet(tmp_path):
+    """Ray's workers put the driver's working folder on their import path: a clone's root there
+    (a folder ``expnet`` without ``__init__.py``) must not stand in for the installed package."""
+    clone = tmp_path / "expnet"
+    (clone / "docs").mkdir(parents=True)
+    (clone / "README.md").write_text("a clone of expnet\n")
+    photos = tmp_path / "photos"
+    face_folder(photos, 12, seed=3)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for engine in ("local", "ray"):
+        done = subprocess.run([sys.executable, "-m", "expnet", "predict", "photos", "-o", f"{engine}.jsonl",
+                               "--engine", engine, "--workers", "1", "--quiet"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert same_rows(_rows(tmp_path / "local.jsonl"), _rows(tmp_path / "ray.jsonl"), tolerance=1e-5)
+
+
+def test_a_ray_failure_is_one_line_and_exit_2_with_no_partial_file(tmp_path, capsys):
+    from ray.exceptions import RayTaskError
+
+    from expnet.cluster.runtime import RayEngineError, engine_errors
+    with pytest.raises(RayEngineError, match="^predict on Ray failed: model file x.onnx not found$"):
+        with engine_errors("predict"):
+            try:
+                raise FileNotFoundError("model file x.onnx not found")
+            except FileNotFoundError as cause:
+                raise RayTaskError("MapWorker", "Traceback (most recent call last):\n  ...", cause) from cause
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    face_folder(tmp_path / "photos", 3, seed=1)
+    out = tmp_path / "out.parquet"
+    assert main(["predict", str(tmp_path / "photos"), "-o", str(out), "--engine", "ray", "--model", str(broken),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "broken.onnx" in err[0]
+    assert not out.exists() and not (tmp_path / "out.parquet.partial").exists()
