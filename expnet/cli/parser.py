@@ -330,6 +330,9 @@ def _train_parser(sub) -> None:
                    help="share of each --labels file in an epoch (if not given: every training row once)")
     p.add_argument("--epoch-samples", type=int, default=d["epoch_samples"],
                    help="samples drawn per epoch (0: the training set's size)")
+    p.add_argument("--enlarge", type=float, default=d["enlarge"],
+                   help="the crop: the face box squared and enlarged this much (a pose network may see more of the "
+                        "head than the expression network)")
     p.add_argument("--fill-black", type=float, default=d["fill_black"],
                    help="probability that a crop's black canvas (profiled views, padding) takes another crop's "
                         "pixels, so that the pose cannot be read off it")

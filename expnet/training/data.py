@@ -91,13 +91,13 @@ class SampleSet:
             return cls(**{k: d[k] for k in d.files})
 
 
-def network_box(landmarks: np.ndarray) -> np.ndarray:
+def network_box(landmarks: np.ndarray, enlarge: float = ENLARGE) -> np.ndarray:
     """The square box the network sees, from landmarks (the same convention as at inference)."""
-    return square_box(box_from_landmarks(landmarks), ENLARGE)
+    return square_box(box_from_landmarks(landmarks), enlarge)
 
 
 def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitter,
-                  progress: bool = True, extra: ExtraComponents | None = None) -> SampleSet:
+                  progress: bool = True, extra: ExtraComponents | None = None, enlarge: float = ENLARGE) -> SampleSet:
     """Cut context crops for every labelled image, plus mirrored copies with refitted labels.
 
     With ``extra`` the labels' ``expression_extra`` (made with those components: ``fitter`` fits
@@ -123,7 +123,7 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
             gray = load_image(rows[i]["image"], "L")
         except ImageError:
             return
-        crops[i], affines[i] = crop(gray, network_box(np.asarray(rows[i]["landmarks"], np.float64)), side,
+        crops[i], affines[i] = crop(gray, network_box(np.asarray(rows[i]["landmarks"], np.float64), enlarge), side,
                                     enlarge=CONTEXT)
         ok[i] = True
 

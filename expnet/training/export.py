@@ -46,9 +46,10 @@ def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: d
     state = load_checkpoint(checkpoint)
     net = _load_net(state)
     pose_state = load_checkpoint(pose_from) if pose_from else None
-    graph = SplitNetwork(net, _load_net(pose_state)).eval() if pose_state else net
+    graph = (SplitNetwork(net, _load_net(pose_state), _enlarge(state), _enlarge(pose_state)).eval() if pose_state
+             else net)
     path = Path(path)
-    s = net.config.input_size
+    s = graph.input_size if pose_state else net.config.input_size
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(graph, (torch.zeros(2, 1, s, s),), str(tmp), input_names=["pixels"],
@@ -57,6 +58,11 @@ def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: d
                           opset_version=17, dynamo=False)
         _add_metadata(tmp, net.config, state, extra, pose_state, checkpoint, pose_from)
     return path
+
+
+def _enlarge(state: dict) -> float:
+    """The crop enlargement a checkpoint was trained with."""
+    return float(state["train_config"].get("enlarge", ENLARGE))
 
 
 def _load_net(state: dict):
@@ -85,16 +91,20 @@ def _add_metadata(path: Path, cfg, state: dict, extra: dict | None, pose_state: 
     net_config = cfg.to_dict()
     outputs = ["expression", "pose", "shape"]
     networks = [_network_entry(state, checkpoint, outputs)]
+    enlarge = _enlarge(state)
     if pose_state is not None:  # pose decodes with the pose network's own statistics and encoding
         for key in ("pose_mean", "pose_std", "pose_encoding"):
             coder[key] = pose_state["coder"].get(key, "euler")
         net_config["n_pose"] = pose_state["net_config"]["n_pose"]
+        # the graph takes the wider crop of the two (the expression network cuts its centre)
+        enlarge = max(enlarge, _enlarge(pose_state))
+        net_config["input_size"] = int(round(cfg.input_size * enlarge / _enlarge(state)))
         networks = [_network_entry(state, checkpoint, ["expression", "shape"]),
                     _network_entry(pose_state, pose_from, ["pose"])]
     meta = {"format": 1, "net_config": net_config, "coder": coder,
             "basis": basis_name(cfg.n_shape, cfg.n_expression - n_extra)
             + (f" + {n_extra} extra expression components" if n_extra else ""),
-            "crop": {"enlarge": ENLARGE, "box_convention": BOX_CONVENTION, "input": "grey 0-255"},
+            "crop": {"enlarge": enlarge, "box_convention": BOX_CONVENTION, "input": "grey 0-255"},
             "epochs": state["epoch"], "train_config": state["train_config"], "networks": networks, **(extra or {})}
     entry = model.metadata_props.add()
     entry.key, entry.value = "expnet", json.dumps(meta)
@@ -105,7 +115,7 @@ def _network_entry(state: dict, checkpoint, outputs: list[str]) -> dict:
     """What one network of a model is: its outputs, configuration, recipe and size."""
     from expnet.training.network import ExpNetCNN, NetConfig, count_macs
     net = ExpNetCNN(NetConfig.from_dict(state["net_config"]))
-    return {"outputs": outputs, "checkpoint": Path(checkpoint).name if checkpoint else None,
+    return {"outputs": outputs, "checkpoint": Path(checkpoint).name if checkpoint else None, "enlarge": _enlarge(state),
             "net_config": state["net_config"], "epochs": state["epoch"],
             "pose_encoding": state["coder"].get("pose_encoding", "euler"),
             "train_config": state["train_config"], "macs": count_macs(net),

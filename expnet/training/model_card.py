@@ -58,10 +58,13 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     per_comp = best["val_expression_mse_per_component"].split()
     schedule = (f"cosine to 0 over {cfg['epochs']} epochs, stepped per batch"
                 if cfg.get("schedule") == "cosine" else "divided by 10 when the validation loss stops improving")
+    from expnet.inference.predictor import read_metadata
+    _, meta = read_metadata(onnx_path)  # the graph's crop (a two-network model may take a wider one)
     lines = [
         "# expnet model card", "",
         f"File: `{onnx_path.name}` ({onnx_path.stat().st_size / 1e6:.2f} MB). Input: grey face crop "
-        f"{net_cfg.input_size} px ({BOX_CONVENTION}-convention box, squared, enlarged {ENLARGE:g}x), "
+        f"{meta['net_config']['input_size']} px ({BOX_CONVENTION}-convention box, squared, enlarged "
+        f"{meta['crop']['enlarge']:g}x), "
         f"values 0-255. Outputs: whitened expression ({net_cfg.n_expression}), pose ({net_cfg.n_pose}, "
         f"crop-relative), shape ({net_cfg.n_shape}); basis {basis_name(net_cfg.n_shape, net_cfg.n_expression)}; "
         "`expnet.ExpNet` decodes them.", "",
@@ -121,8 +124,10 @@ def pose_network_section(checkpoint: Path, folder: Path) -> list[str]:
     best = min(state["history"], key=lambda r: r["val_loss"])
     cfg, net_cfg = state["train_config"], NetConfig.from_dict(state["net_config"])
     net = ExpNetCNN(net_cfg)
+    enlarge = float(cfg.get("enlarge", ENLARGE))
     return ["## Pose network", "",
-            f"Input: the same crop average-pooled to {net_cfg.input_size} px. Network: "
+            f"Input: the model's crop (the box enlarged {enlarge:g}x) average-pooled to {net_cfg.input_size} px; "
+            f"the expression network takes its centre (enlarged {ENLARGE:g}x). Network: "
             f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters, {count_macs(net) / 1e6:.1f} M "
             f"multiply-adds per crop (stem {net_cfg.stem}, stage widths {'-'.join(map(str, net_cfg.widths))}). "
             f"Pose output: {state['coder'].get('pose_encoding', 'euler')} rotation encoding, log size and "

@@ -119,20 +119,32 @@ def count_macs(model: ExpNetCNN) -> int:
 
 class SplitNetwork(nn.Module):
     """The paper's arrangement in one graph: expression and shape from one network, pose from
-    another (FacePoseNet beside ExpNet), on the same crop.
+    another (FacePoseNet beside ExpNet).
 
-    The pose network may take a smaller input: the crop is average-pooled by the integer ratio of
-    the two input sizes, as the crop of that size would be cut by area resampling.
+    The pose network may see a wider crop (``pose_enlarge`` over ``expression_enlarge``: more of
+    the head) and a smaller input. The graph then takes the wider crop at the expression network's
+    pixel scale; the expression network gets its centre (exactly its own crop), the pose network
+    all of it, average-pooled by an integer ratio (as a crop of that size is cut by area
+    resampling).
     """
 
-    def __init__(self, expression: ExpNetCNN, pose: ExpNetCNN):
+    def __init__(self, expression: ExpNetCNN, pose: ExpNetCNN, expression_enlarge: float = 1.25,
+                 pose_enlarge: float = 1.25):
         super().__init__()
-        s, p = expression.config.input_size, pose.config.input_size
-        if s % p:
-            raise ValueError(f"the pose network's input ({p} px) must divide the expression network's ({s} px)")
-        self.expression, self.pose, self.ratio = expression, pose, s // p
+        s = expression.config.input_size
+        wide = s * pose_enlarge / expression_enlarge
+        size = int(round(wide))
+        if pose_enlarge < expression_enlarge or abs(size - wide) > 1e-6 or (size - s) % 2:
+            raise ValueError(f"the pose network's crop ({pose_enlarge:g}x) must hold the expression network's "
+                             f"({expression_enlarge:g}x) with a whole, even margin at {s} px; got {wide:.3f} px")
+        if size % pose.config.input_size:
+            raise ValueError(f"the pose network's input ({pose.config.input_size} px) must divide the graph's "
+                             f"({size} px)")
+        self.expression, self.pose = expression, pose
+        self.input_size, self.margin, self.ratio = size, (size - s) // 2, size // pose.config.input_size
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        expression, _, shape = self.expression(pixels)
+        m, s = self.margin, self.expression.config.input_size
+        expression, _, shape = self.expression(pixels[:, :, m:m + s, m:m + s] if m else pixels)
         small = nn.functional.avg_pool2d(pixels, self.ratio) if self.ratio > 1 else pixels
         return expression, self.pose(small)[1], shape

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from expnet.detection.crop import ENLARGE
 from expnet.face.extra_basis import extend, load_extra
 from expnet.face.model import FaceModel
 from expnet.face.pose import rotation_angle
@@ -70,6 +71,7 @@ class TrainConfig:
     label_weights: tuple[float, ...] | None = None  # share of each label file in an epoch (None: all once)
     epoch_samples: int = 0             # samples drawn per epoch (0: the training set's size)
     fill_black: float = 0.0            # probability that a crop's black canvas takes another crop's pixels
+    enlarge: float = ENLARGE           # the crop: the box squared and enlarged this much (wider: more head)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -93,6 +95,8 @@ class TrainConfig:
                     or not sum(self.label_weights) > 0:
                 raise ValueError(f"label_weights are one share per label file ({len(self.labels)}), none negative "
                                  f"and not all zero; got {self.label_weights!r}")
+        if not 1.0 <= float(self.enlarge) <= 3.0:
+            raise ValueError(f"enlarge must be within [1, 3], got {self.enlarge!r}")
         if not 0.0 <= float(self.fill_black) <= 1.0:
             raise ValueError(f"fill_black is a probability, got {self.fill_black!r}")
         if int(self.epoch_samples) < 0:
@@ -157,14 +161,15 @@ class Trainer:
         """Training crops and labels of the label files, cached by their paths and times."""
         c = self.config
         key = {"format": 2, "labels": [[str(Path(p).resolve()), os.path.getmtime(p)] for p in c.labels],
-               "input_size": c.input_size, **({"extra": self.extra.version} if self.extra else {})}
+               "input_size": c.input_size, **({"extra": self.extra.version} if self.extra else {}),
+               **({"enlarge": c.enlarge} if c.enlarge != ENLARGE else {})}
         digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:12]
         cache = Path(c.cache) / f"samples-{c.input_size}-{digest}.npz"
         meta = cache.with_suffix(".json")
         if cache.exists() and meta.exists() and json.loads(meta.read_text()) == key:
             return SampleSet.load(cache)
         fitter = LandmarkFitter(self.fit_model)
-        samples = build_samples(c.labels, c.input_size, fitter, self.progress, self.extra)
+        samples = build_samples(c.labels, c.input_size, fitter, self.progress, self.extra, c.enlarge)
         samples.save(cache)
         write_text(meta, json.dumps(key))
         return samples

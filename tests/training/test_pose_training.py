@@ -160,3 +160,28 @@ def test_black_canvas_is_filled_from_another_crop(model):
     assert (kept[0, 0, :, :5] < 2).all()          # without filling the canvas stays black
     assert set(np.unique(filled[0, 0, :, :5])) <= {90.0, 200.0}  # filled from another crop of the batch
     assert np.allclose(filled[:, 0, :, 40:], kept[:, 0, :, 40:])  # the face itself is untouched
+
+
+def test_a_pose_network_may_see_a_wider_crop_than_the_expression_network(trained, tmp_path):
+    import onnxruntime as ort
+
+    from expnet.inference.predictor import ExpNet
+    from expnet.training.trainer import TrainConfig, Trainer
+    root, out, cfg, _ = trained   # the expression network: 64 px at 1.25x
+    wide = tmp_path / "wide"
+    Trainer(TrainConfig(**{**cfg, "out": str(wide), "epochs": 1, "pose_loss": "vertex", "input_size": 40,
+                           "enlarge": 1.5625, "loss_weights": (0.0, 1.0, 0.0)}), progress=False).run()
+    split, alone, expr = tmp_path / "split.onnx", tmp_path / "pose.onnx", tmp_path / "expr.onnx"
+    assert main(["export", str(out / "best.pt"), "-o", str(split), "--pose-from", str(wide / "best.pt")]) == 0
+    assert main(["export", str(wide / "best.pt"), "-o", str(alone)]) == 0
+    assert main(["export", str(out / "best.pt"), "-o", str(expr)]) == 0
+    net = ExpNet(split, detector="none")
+    assert net.input_size == 80 and net.enlarge == 1.5625  # the wider crop, at the expression network's scale
+    crops = np.random.default_rng(1).uniform(0, 255, (3, 80, 80)).astype(np.float32)
+    e, p, _ = net.run_crops(crops)
+    e1 = ort.InferenceSession(str(expr)).run(None, {"pixels": crops[:, None, 8:72, 8:72]})[0]
+    p2 = ort.InferenceSession(str(alone)).run(None, {"pixels": crops.reshape(3, 40, 2, 40, 2).mean((2, 4))[:, None]})[1]
+    assert np.allclose(e, e1, atol=1e-4) and np.allclose(p, p2, atol=1e-4)
+    with pytest.raises(ValueError, match="whole, even margin"):
+        from expnet.training.export import export_onnx
+        export_onnx(wide / "best.pt", tmp_path / "bad.onnx", pose_from=out / "best.pt")  # narrower pose crop
