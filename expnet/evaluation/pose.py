@@ -73,10 +73,12 @@ def load_pose_set(folder: str | os.PathLike) -> PoseSet:
 
 @dataclass
 class MethodPoses:
-    """One method's answers: angles (N, 3) and projected landmarks (N, 68, 2), NaN where missed."""
+    """One method's answers: angles (N, 3) and projected landmarks (N, 68, 2), NaN where missed;
+    for ExpNet also each image's face (None where missed), whose 3D face the overlays draw."""
 
     angles: np.ndarray
     landmarks: np.ndarray
+    faces: list | None = None
 
 
 @dataclass
@@ -111,16 +113,17 @@ def expnet_poses(data: PoseSet, own_detector: bool, model: str | None = None) ->
     truth = data.boxes()
     angles = np.full((len(data.paths), 3), np.nan)
     points = np.full((len(data.paths), 68, 2), np.nan)
+    faces: list = [None] * len(data.paths)
     boxes = None if own_detector else [[b] for b in truth]
     for i, pred in enumerate(net.predict_many([str(p) for p in data.paths], boxes)):
         k = _matching([f.box for f in pred.faces], truth[i])
         if k is None:
             continue
-        face = pred.faces[k]
+        face = faces[i] = pred.faces[k]
         angles[i] = [face.pose.pitch, face.pose.yaw, face.pose.roll]
         verts = lm.vertices(face.shape, face.expression)
         points[i] = project(verts, face.pose.rotation, face.pose.scale, face.pose.translation)
-    return MethodPoses(angles, points)
+    return MethodPoses(angles, points, faces)
 
 
 def fit_poses(data: PoseSet, own_detector: bool) -> MethodPoses:
@@ -223,9 +226,42 @@ def write_pose_report(folder: str | os.PathLike, data: PoseSet, scores: list[Pos
                      + f" | {s.nme:.4f} |")
     lines += ["", "![error against yaw](error-vs-yaw.png)", ""]
     _plot(folder / "error-vs-yaw.png", data, answers)
+    if answers.get("expnet") is not None and answers["expnet"].faces is not None:
+        overlay_sheet(folder / "overlays.png", data, answers["expnet"])
+        lines += ["ExpNet's 3D face on each image, by ground-truth yaw (true and predicted yaw, pitch, roll "
+                  "under each):", "", "![overlays](overlays.png)", ""]
     report = folder / "report.md"
     write_text(report, "\n".join(lines))
     return report
+
+
+def overlay_sheet(path: Path, data: PoseSet, poses: MethodPoses, tile: int = 200, columns: int = 4) -> Path:
+    """A contact sheet of the 3D face drawn on each image (cut around its box), ordered by abs(yaw),
+    with the true and predicted angles under each tile."""
+    import cv2
+
+    from expnet.detection.crop import crop
+    from expnet.io.images import load_image
+    from expnet.render.visuals import FaceRenderer, write_png
+    renderer = FaceRenderer()
+    order = np.argsort(np.abs(data.angles[:, 1]))
+    rows = -(-len(order) // columns)
+    sheet = np.full((rows * (tile + 34), columns * tile, 3), 255, np.uint8)
+    boxes = data.boxes()
+    for n, i in enumerate(order):
+        image = load_image(data.paths[i])
+        face = poses.faces[i]
+        drawn = renderer.overlay(image, [face], landmarks=False) if face is not None else image
+        cut, _ = crop(drawn, boxes[i], tile, enlarge=1.6)
+        r, c = divmod(n, columns)
+        y, x = r * (tile + 34), c * tile
+        sheet[y:y + tile, x:x + tile] = cut if cut.ndim == 3 else cut[..., None]
+        true = "true {:+.0f} {:+.0f} {:+.0f}".format(*data.angles[i, [1, 0, 2]])
+        got = "pred {:+.0f} {:+.0f} {:+.0f}".format(*poses.angles[i, [1, 0, 2]]) if face is not None else "missed"
+        for k, text in enumerate((true, got)):
+            cv2.putText(sheet, text, (x + 4, y + tile + 13 + 15 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (30, 30, 30), 1,
+                        cv2.LINE_AA)
+    return write_png(path, sheet)
 
 
 def _plot(path: Path, data: PoseSet, answers: dict[str, MethodPoses]) -> None:
