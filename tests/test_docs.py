@@ -108,6 +108,8 @@ def test_shell_blocks_parse_and_the_cheap_ones_run(path, code, sandbox):
     for line in _commands(code):
         for part in (p.strip() for p in line.split("&&")):
             words = shlex.split(part)
+            while len(words) > 1 and re.fullmatch(r"[A-Z_]+=.*", words[0]):  # VAR=value before the command
+                words = words[1:]
             if words[0] == "expnet":
                 _expnet(words, part, sandbox, env, path)
             elif words[:2] == ["pip", "install"]:
