@@ -50,8 +50,8 @@ def ray_runtime(address: str | None = None, cpus: int | None = None, progress: b
         options = dict(log_to_driver=False, logging_level=logging.WARNING, include_dashboard=False)
         if address is None:
             import sys
-            print(f"expnet: a local Ray runtime on {LOOPBACK} only (token authentication "
-                  f"{os.environ.get('RAY_AUTH_MODE', 'token')}), stopped when the command ends", file=sys.stderr)
+            print(f"expnet: a local Ray runtime on {LOOPBACK} only (authentication: "
+                  f"{os.environ.get('RAY_AUTH_MODE', 'Ray default')}), stopped when the command ends", file=sys.stderr)
             ray.init(num_cpus=cpus or os.cpu_count() or 1, _node_ip_address=LOOPBACK, **options)
         else:
             ray.init(address=address, **options)
@@ -76,9 +76,11 @@ def _loopback_only() -> None:
     """
     import sys
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    # token authentication, asked for explicitly: Ray turns it on by default for a local runtime,
-    # but says so in a warning on every start (a user's own RAY_AUTH_MODE is kept)
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # token authentication, asked for explicitly (a user's own RAY_AUTH_MODE is kept). Ray reads
+    # the mode once, on import: where it was imported before, the runtime it starts must keep the
+    # mode its driver read, or the driver cannot authenticate to its own runtime.
+    if "ray" not in sys.modules:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
         constants.ENABLE_RAY_CLUSTER = False
