@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Reproduce the shipped model from the shared datasets: labels -> profiled views -> the expression
 # network and the pose network (scripts/train_turned_heads.sh) -> one two-network ONNX -> the
-# reports -> the model card. Every step resumes where it stopped; on this project's 2-core machine
-# labels take about 25 min, profiling about 100 min, the two trainings about 30 and 12 min, the
-# reports about 15 min.
+# reports -> the model card. Every step resumes where it stopped. On this project's 2-core machine
+# the shipped networks trained in 26.8 and 10.6 min (their cards), profiling took 102 min beside
+# trainings (docs/results/models.md) and the emotion report 11.5 min.
 #
 #   scripts/train_shipped_model.sh                     # the shipped runs
-#   EXPRESSION=expression-s1 POSE=pose-vertex-s0 scripts/train_shipped_model.sh   # other runs
+#   EXPRESSION=expression-s0 POSE=pose-pitch-s0 scripts/train_shipped_model.sh   # other runs
 set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
-EXPRESSION="${EXPRESSION:-expression-s0}"
+EXPRESSION="${EXPRESSION:-expression-s1}"
 POSE="${POSE:-pose-vertex-s0}"
 RUNS=outputs/train/turned-heads
 MODEL=expnet/models/expnet.onnx
