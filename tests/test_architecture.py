@@ -116,6 +116,20 @@ print(loaded)
     assert out.read_text().count("\n") == 1
 
 
+def test_the_command_line_parser_loads_no_torch():
+    """Every command's options (the train command's defaults included) parse without torch, which
+    the first README command does not install."""
+    code = """
+import sys
+from expnet.cli.parser import build_parser
+build_parser().parse_args(["train", "--labels", "a.jsonl"])
+print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"the parser loaded {done.stdout.strip()}"
+
+
 def test_subpackages_are_rooms_with_a_purpose():
     """At most 12 modules a room, no grab-bag names, and every room says what it is for."""
     for sub in (p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):

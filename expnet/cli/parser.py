@@ -1,6 +1,6 @@
 """The ``expnet`` argument parser: one sub-command per job, choices from the registries that
 define them (detectors, datasets, methods, benchmarks), defaults from the options classes of the
-library (:class:`~expnet.inference.jobs.PredictOptions`, :class:`~expnet.training.trainer.TrainConfig`,
+library (:class:`~expnet.inference.jobs.PredictOptions`, :class:`~expnet.training.config.TrainConfig`,
 :class:`~expnet.profiling.job.ProfileSettings`, ...), so that each default has one source."""
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train_parser(sub) -> None:
-    from expnet.training.trainer import OPTIMIZERS, SCHEDULES, TrainConfig
+    from expnet.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
     d = _defaults(TrainConfig)
     p = _command(sub, "train", help="train the network on labels from expnet label")
     p.add_argument("--labels", nargs="+", required=True, help="label files (.jsonl) from expnet label")

@@ -19,15 +19,7 @@ from torch.nn import functional as F  # noqa: N812
 
 from expnet.face.model import LinearModel
 from expnet.inference.targets import TargetCoder
-
-POSE_LOSSES = ("euler", "vertex")
-
-
-def encoding_of(pose_loss: str) -> str:
-    """The pose encoding a loss trains (the vertex loss needs a rotation without wrap-around)."""
-    if pose_loss not in POSE_LOSSES:
-        raise ValueError(f"pose_loss must be one of {POSE_LOSSES}, got {pose_loss!r}")
-    return "euler" if pose_loss == "euler" else "6d"
+from expnet.training.config import POSE_LOSSES, encoding_of  # noqa: F401 (POSE_LOSSES: re-exported)
 
 
 def rotation_from_6d(six: torch.Tensor) -> torch.Tensor:

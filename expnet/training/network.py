@@ -12,31 +12,10 @@ is what a CPU budget of about a millisecond per face allows.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class NetConfig:
-    input_size: int = 112
-    stem: int = 32
-    widths: tuple[int, ...] = (48, 96, 160, 256)
-    depths: tuple[int, ...] = (1, 2, 2, 1)
-    hidden: int = 256
-    n_expression: int = 10
-    n_shape: int = 40
-    n_pose: int = 6
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> NetConfig:
-        d = dict(d)
-        d["widths"], d["depths"] = tuple(d["widths"]), tuple(d["depths"])
-        return cls(**d)
+from expnet.training.config import NetConfig
 
 
 def _sep_conv(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -66,9 +45,9 @@ class SepResBlock(nn.Module):
 
 
 class ExpNetCNN(nn.Module):
-    def __init__(self, config: NetConfig = NetConfig()):
+    def __init__(self, config: NetConfig | None = None):
         super().__init__()
-        self.config = config
+        self.config = config = config or NetConfig()
         s = config.input_size
         self.register_buffer("mean_image", torch.full((1, 1, s, s), 128.0))
         self.stem = nn.Sequential(nn.Conv2d(1, config.stem, 3, 2, 1, bias=False),
