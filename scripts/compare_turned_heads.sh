@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Export the turned-head candidates (scripts/train_turned_heads.sh) with their cards and logs into
 # reports/experiments/turned-heads/<name>/, join pose and expression networks into two-network
-# models, and score every candidate on the same items against the shipped model
+# models, and score every candidate on the same items against the previously shipped model
 # (expnet evaluate compare: paired McNemar tests, pose tables, predicted over true yaw). Candidates
 # already exported are not exported again.
 #
