@@ -40,20 +40,27 @@ def default_model_path() -> Path:
     return Path(str(resources.files("expnet").joinpath("models/expnet.onnx")))
 
 
-def read_metadata(model: str | os.PathLike | None = None) -> tuple[Path, dict]:
-    """A model file's path and its ``expnet`` metadata (what decoding needs, and the recipe)."""
+def open_model(model: str | os.PathLike | None = None, options=None):
+    """A model file's onnxruntime session and its ``expnet`` metadata (what decoding needs, and
+    the recipe); a missing, unreadable or foreign file is a one-line error naming it."""
     import onnxruntime as ort
     path = Path(model) if model else default_model_path()
     if not path.exists():
         raise FileNotFoundError(f"model file {path} not found")
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own error classes: a usage error for the command
         raise ValueError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
     props = session.get_modelmeta().custom_metadata_map
     if "expnet" not in props:
         raise ValueError(f"{path} is not an expnet model (no 'expnet' metadata)")
-    return path, json.loads(props["expnet"])
+    return session, json.loads(props["expnet"])
+
+
+def read_metadata(model: str | os.PathLike | None = None) -> tuple[Path, dict]:
+    """A model file's path and its ``expnet`` metadata (what decoding needs, and the recipe)."""
+    path = Path(model) if model else default_model_path()
+    return path, open_model(path)[1]
 
 
 def model_sizes(model: str | os.PathLike | None = None) -> tuple[int, int, int]:
@@ -106,20 +113,10 @@ class ExpNet:
                  min_face: float | None = None):
         crop_scales = check_crop_scales(crop_scales)  # before the (slower) session is built
         import onnxruntime as ort
-        path = Path(model) if model else default_model_path()
-        if not path.exists():
-            raise FileNotFoundError(f"model file {path} not found")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's own error classes: say which file, in one line
-            raise ValueError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "expnet" not in meta:
-            raise ValueError(f"{path} is not an expnet model (no 'expnet' metadata)")
-        self.metadata = json.loads(meta["expnet"])
+        self.session, self.metadata = open_model(model, options)
         self.input_size = int(self.metadata["net_config"]["input_size"])
         self.enlarge = float(self.metadata["crop"].get("enlarge", ENLARGE))
         self.coder = TargetCoder.from_dict(self.metadata["coder"])
