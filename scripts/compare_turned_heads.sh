@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Export the turned-head candidates (scripts/train_turned_heads.sh) with their cards and logs into
 # reports/experiments/turned-heads/<name>/, join pose and expression networks into two-network
-# models, and score every candidate on the same items against the previously shipped model
-# (expnet evaluate compare: paired McNemar tests, pose tables, predicted over true yaw). Candidates
-# already exported are not exported again.
+# models, and score every candidate on the same items against the references (expnet evaluate
+# compare: paired McNemar tests against each, their mean as the bar, pose tables, predicted over
+# true yaw). The references are the shipped recipe's two seeds (its expression network's seeds 1,
+# shipped, and 0, each beside the shipped pose network); the previously shipped one-network model
+# is scored beside them. Candidates already exported are not exported again.
 #
-#   scripts/compare_turned_heads.sh RUN [RUN ...]           # e.g. pose-vertex-s0 expression-s0 joint-s0
-#   SPLIT="expression-s0:pose-vertex-s0" scripts/compare_turned_heads.sh ...   # also that two-network model
+#   scripts/compare_turned_heads.sh RUN [RUN ...]           # e.g. joint-s0
+#   SPLIT="expression-s2:pose-wide-s0" scripts/compare_turned_heads.sh   # also that two-network model
+#   REFERENCES="expression-s1:pose-vertex-s0" REPORT=compare-x scripts/compare_turned_heads.sh ...
 #
 # Checkpoints stay in outputs/train/turned-heads/ (out of git); what lands in reports/ is small:
 # the ONNX (a few MB), MODEL_CARD.md, the training log and curves.
@@ -14,20 +17,25 @@ set -euo pipefail
 DATA="${EXPNET_DATA:-../shared/data}"
 RUNS=outputs/train/turned-heads
 OUT=reports/experiments/turned-heads
-SHIPPED="${SHIPPED:-$OUT/previous-shipped/expnet.onnx}"  # the one-network model shipped before
+PREVIOUS="$OUT/previous-shipped/expnet.onnx"  # the one-network model shipped before
+REFERENCES="${REFERENCES:-expression-s1:pose-vertex-s0 expression-s0:pose-vertex-s0}"
+REPORT="${REPORT:-compare}"
 mkdir -p "$OUT"
-models=()
+split() {  # export the two-network model EXPRESSION_RUN:POSE_RUN once; print its path
+  local expr="${1%%:*}" pose="${1##*:}"; local name="split-$expr+$pose"
+  mkdir -p "$OUT/$name"
+  [ -s "$OUT/$name/expnet.onnx" ] ||
+    expnet export "$RUNS/$expr/best.pt" --pose-from "$RUNS/$pose/best.pt" -o "$OUT/$name/expnet.onnx" --card >&2
+  echo "$OUT/$name/expnet.onnx"
+}
+references=()
+for pair in $REFERENCES; do references+=(--reference "$(split "$pair")"); done
+models=("$PREVIOUS")
 for name in "$@"; do
   mkdir -p "$OUT/$name"
   [ -s "$OUT/$name/expnet.onnx" ] || expnet export "$RUNS/$name/best.pt" -o "$OUT/$name/expnet.onnx" --card
   models+=("$OUT/$name/expnet.onnx")
 done
-for pair in ${SPLIT:-}; do
-  expr="${pair%%:*}"; pose="${pair##*:}"; name="split-$expr+$pose"
-  mkdir -p "$OUT/$name"
-  [ -s "$OUT/$name/expnet.onnx" ] ||
-    expnet export "$RUNS/$expr/best.pt" --pose-from "$RUNS/$pose/best.pt" -o "$OUT/$name/expnet.onnx" --card
-  models+=("$OUT/$name/expnet.onnx")
-done
-expnet evaluate compare "$SHIPPED" "${models[@]}" --reference "$SHIPPED" --data "$DATA" \
-  --aflw "$DATA/aflw2000-samples" --profiled outputs/profiled/lfw-val-yaws --report "$OUT/compare" --quiet
+for pair in ${SPLIT:-}; do models+=("$(split "$pair")"); done
+expnet evaluate compare "${models[@]}" "${references[@]}" --data "$DATA" \
+  --aflw "$DATA/aflw2000-samples" --profiled outputs/profiled/lfw-val-yaws --report "$OUT/$REPORT" --quiet
