@@ -19,7 +19,7 @@ RUNS=outputs/train/turned-heads
 OUT=reports/experiments/turned-heads
 PREVIOUS="$OUT/previous-shipped/expnet.onnx"  # the one-network model shipped before
 REFERENCES="${REFERENCES:-expression-s1:pose-vertex-s0 expression-s0:pose-vertex-s0}"
-REPORT="${REPORT:-compare}"
+REPORT="${REPORT:-compare-seeds}"  # compare/: the first round, against the previous model
 mkdir -p "$OUT"
 split() {  # export the two-network model EXPRESSION_RUN:POSE_RUN once; print its path
   local expr="${1%%:*}" pose="${1##*:}"; local name="split-$expr+$pose"
