@@ -6,7 +6,8 @@ the same items (the 5-NN protocol of :mod:`expnet.evaluation.knn`, each item rig
 compares each candidate with each reference model by the exact McNemar test on the items where
 exactly one of the two is right, and puts the candidate's accuracy beside the mean of the
 references (e.g. the shipped recipe trained with two seeds). Head pose (AFLW2000-3D-style folder,
-both box sources) and expression under pose (a folder of ``expnet profile --yaws``) are reported
+both box sources) is compared face by face as well (Wilcoxon signed-rank test on each face's mean
+angle error), and expression under pose (a folder of ``expnet profile --yaws``) is reported
 beside, with how much of the true yaw each model reads on the profiled views.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, wilcoxon
 
 from expnet.assets.datasets import CKPLUS48, FER2013_VALIDATION, LFW_EXPRESSIONS
 from expnet.evaluation.datasets import EmotionSet, load_dataset, load_profiled
@@ -68,6 +69,46 @@ class PairedTest:
 
 
 @dataclass
+class PosePairedTest:
+    """Wilcoxon signed-rank test of a model's per-face pose error against a reference's."""
+
+    boxes: str            # "gt" or "own"
+    model: str
+    reference: str
+    faces: int            # faces both found
+    error: float          # mean over those faces of the mean yaw/pitch/roll error, degrees
+    reference_error: float
+    lower_model: int      # faces the model reads closer than the reference
+    lower_reference: int  # the other way round
+    p_value: float        # two-sided
+
+    @property
+    def verdict(self) -> str:
+        if self.p_value >= 0.05:
+            return "no difference at p < 0.05"
+        return "better" if self.error < self.reference_error else "worse"
+
+
+def pose_paired_test(model_errors: dict[str, float], reference_errors: dict[str, float]
+                     ) -> tuple[int, float, float, int, int, float]:
+    """Faces both found, both mean errors, the faces each reads closer, and the two-sided
+    Wilcoxon signed-rank p-value (1 when every face ties)."""
+    faces = sorted(set(model_errors) & set(reference_errors))
+    a = np.array([model_errors[f] for f in faces], float)
+    b = np.array([reference_errors[f] for f in faces], float)
+    if not faces:
+        return 0, float("nan"), float("nan"), 0, 0, 1.0
+    diff = a - b
+    p = 1.0 if not np.any(diff) else float(wilcoxon(a, b).pvalue)
+    return len(faces), float(a.mean()), float(b.mean()), int((diff < 0).sum()), int((diff > 0).sum()), p
+
+
+def _face_errors(score: dict) -> dict[str, float]:
+    """Image -> mean of the yaw, pitch and roll errors, for one ``evaluate_pose`` score (faces found)."""
+    return {r["image"]: float(np.mean(r["abs_error"])) for r in score["per_image"] if r["abs_error"] is not None}
+
+
+@dataclass
 class Comparison:
     """Everything ``expnet evaluate compare`` measured."""
 
@@ -77,6 +118,7 @@ class Comparison:
     reference_mean: dict[str, float] = field(default_factory=dict)        # "dataset@scale" -> mean
     tests: list[PairedTest] = field(default_factory=list)
     pose: dict[str, list[dict]] = field(default_factory=dict)             # model -> pose scores
+    pose_tests: list[PosePairedTest] = field(default_factory=list)
     yaw_ratio: dict[str, dict[str, dict]] = field(default_factory=dict)   # model -> yaw -> ratio
     meta: dict = field(default_factory=dict)
 
@@ -84,7 +126,8 @@ class Comparison:
         return {"models": self.models, "references": self.references, "accuracy": self.accuracy,
                 "reference_mean": self.reference_mean,
                 "tests": [asdict(t) | {"verdict": t.verdict} for t in self.tests],
-                "pose": self.pose, "yaw_ratio": self.yaw_ratio, "meta": self.meta}
+                "pose": self.pose, "pose_tests": [asdict(t) | {"verdict": t.verdict} for t in self.pose_tests],
+                "yaw_ratio": self.yaw_ratio, "meta": self.meta}
 
 
 def mcnemar(model_correct: np.ndarray, reference_correct: np.ndarray) -> tuple[int, int, float]:
@@ -199,6 +242,13 @@ def compare_models(models: list[str], references: list[str] | None = None,
             for own in (False, True):
                 _, pose_scores, _ = evaluate_pose(aflw, ["expnet"], own, str(m))
                 result.pose[str(m)] += [asdict(s) for s in pose_scores]
+        for m in models:
+            for r in references:
+                if m == r:
+                    continue
+                for score, ref_score in zip(result.pose[str(m)], result.pose[str(r)]):
+                    stats = pose_paired_test(_face_errors(score), _face_errors(ref_score))
+                    result.pose_tests.append(PosePairedTest(score["boxes"], str(m), str(r), *stats))
     if profiled is not None:
         result.yaw_ratio = {str(m): yaw_ratio(m, profiled) for m in every}
     return result
@@ -237,6 +287,16 @@ def write_compare_report(folder: str | os.PathLike, result: Comparison) -> Path:
                 lines.append(f"| {names[m]} | {s['boxes']} | {s['found']}/{s['images']} | {mae['yaw']:.1f} | "
                              f"{mae['pitch']:.1f} | {mae['roll']:.1f} | {mae['mean']:.1f} | "
                              + " | ".join(f"{s['mae_by_yaw'][b]['mean']:.1f}" for b in bins) + " |")
+    if result.pose_tests:
+        lines += ["", "## Paired tests on head pose (Wilcoxon signed-rank, two-sided)", "",
+                  "Each face's mean yaw/pitch/roll error against the reference's on the same face; the faces "
+                  "each model reads closer.", "",
+                  "| model | reference | boxes | faces | error | reference | model closer | reference closer | p "
+                  "| verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for t in result.pose_tests:
+            lines.append(f"| {names[t.model]} | {names[t.reference]} | {t.boxes} | {t.faces} | {t.error:.2f} | "
+                         f"{t.reference_error:.2f} | {t.lower_model} | {t.lower_reference} | {t.p_value:.3f} | "
+                         f"{t.verdict} |")
     if result.yaw_ratio:
         yaws = [y for y in next(iter(result.yaw_ratio.values())) if float(y) != 0]
         lines += ["", "## Predicted over true abs(yaw) on the profiled views", "",

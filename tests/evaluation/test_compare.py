@@ -56,10 +56,26 @@ def test_compare_needs_models_and_something_to_score(tmp_path):
     assert main(["evaluate", "compare", "expnet/models/expnet.onnx"]) == 2
 
 
-def test_compare_pose_tables_on_the_aflw_samples(shared_data, tmp_path):
+def test_compare_pose_tables_on_the_aflw_samples(shared_data, onnx_model, tmp_path):
     out = tmp_path / "cmp"
-    assert main(["evaluate", "compare", "expnet/models/expnet.onnx", "--aflw",
+    assert main(["evaluate", "compare", "expnet/models/expnet.onnx", str(onnx_model), "--aflw",
                  str(shared_data / "aflw2000-samples"), "--report", str(out)]) == 0
     saved = json.loads((out / "results.json").read_text())
     boxes = [s["boxes"] for s in saved["pose"]["expnet/models/expnet.onnx"]]
     assert boxes == ["gt", "own"] and all(s["found"] == 16 for s in saved["pose"]["expnet/models/expnet.onnx"])
+    # the toy model against the shipped one, face by face, with each box source
+    gt, own = saved["pose_tests"]
+    assert (gt["boxes"], own["boxes"], gt["faces"]) == ("gt", "own", 16)
+    assert gt["reference"] == "expnet/models/expnet.onnx" and gt["lower_model"] + gt["lower_reference"] <= 16
+    assert "Wilcoxon" in (out / "report.md").read_text()
+
+
+def test_pose_paired_test_compares_the_faces_both_found():
+    from expnet.evaluation.compare import pose_paired_test
+    model = {f"f{i}": 2.0 for i in range(12)}
+    reference = {f"f{i}": 5.0 + i for i in range(12)} | {"missed-by-the-model": 1.0}
+    faces, err, ref_err, closer, farther, p = pose_paired_test(model, reference)
+    assert (faces, err, closer, farther) == (12, 2.0, 12, 0) and ref_err == pytest.approx(10.5)
+    assert p < 0.01
+    assert pose_paired_test(model, dict(model))[3:] == (0, 0, 1.0)  # every face ties
+    assert pose_paired_test(model, {})[0] == 0
