@@ -94,10 +94,10 @@ def pose_paired_test(model_errors: dict[str, float], reference_errors: dict[str,
     """Faces both found, both mean errors, the faces each reads closer, and the two-sided
     Wilcoxon signed-rank p-value (1 when every face ties)."""
     faces = sorted(set(model_errors) & set(reference_errors))
-    a = np.array([model_errors[f] for f in faces], float)
-    b = np.array([reference_errors[f] for f in faces], float)
     if not faces:
         return 0, float("nan"), float("nan"), 0, 0, 1.0
+    a = np.array([model_errors[f] for f in faces], float)
+    b = np.array([reference_errors[f] for f in faces], float)
     diff = a - b
     p = 1.0 if not np.any(diff) else float(wilcoxon(a, b).pvalue)
     return len(faces), float(a.mean()), float(b.mean()), int((diff < 0).sum()), int((diff > 0).sum()), p
