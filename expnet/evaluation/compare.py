@@ -47,6 +47,13 @@ class ItemScores:
         return float(self.correct.mean()) if len(self.correct) else float("nan")
 
 
+def _verdict(p_value: float, model_ahead: bool) -> str:
+    """A paired test's word for the report (two-sided, at p < 0.05)."""
+    if p_value >= 0.05:
+        return "no difference at p < 0.05"
+    return "better" if model_ahead else "worse"
+
+
 @dataclass
 class PairedTest:
     """Exact McNemar test of a model against a reference on the same units."""
@@ -63,9 +70,7 @@ class PairedTest:
 
     @property
     def verdict(self) -> str:
-        if self.p_value >= 0.05:
-            return "no difference at p < 0.05"
-        return "better" if self.only_model > self.only_reference else "worse"
+        return _verdict(self.p_value, self.only_model > self.only_reference)
 
 
 @dataclass
@@ -84,9 +89,7 @@ class PosePairedTest:
 
     @property
     def verdict(self) -> str:
-        if self.p_value >= 0.05:
-            return "no difference at p < 0.05"
-        return "better" if self.error < self.reference_error else "worse"
+        return _verdict(self.p_value, self.error < self.reference_error)
 
 
 def pose_paired_test(model_errors: dict[str, float], reference_errors: dict[str, float]
