@@ -19,7 +19,7 @@ from torch.nn import functional as F  # noqa: N812
 
 from expnet.face.model import LinearModel
 from expnet.inference.targets import TargetCoder
-from expnet.training.config import POSE_LOSSES, encoding_of  # noqa: F401 (POSE_LOSSES: re-exported)
+from expnet.training.config import encoding_of
 
 
 def rotation_from_6d(six: torch.Tensor) -> torch.Tensor:
