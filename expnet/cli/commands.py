@@ -80,7 +80,8 @@ def run_profile(args) -> int:
     from expnet.profiling.sheet import contact_sheet_of
     settings = ProfileSettings(views=args.views, yaws=tuple(args.yaws) if args.yaws else None,
                                max_yaw=args.max_yaw, max_pitch=args.max_pitch, pitch_jitter=args.pitch_jitter,
-                               roll_jitter=args.roll_jitter, pad=args.pad, crop=args.crop, seed=args.seed)
+                               roll_jitter=args.roll_jitter, pad=args.pad, pad_fill=args.pad_fill,
+                               head=args.head, crop=args.crop, seed=args.seed)
     summary = profile_labels(args.labels, args.output, settings, workers=args.workers, progress=not args.quiet,
                              limit=args.limit, identities=read_names(args.identities),
                              exclude=read_names(args.exclude_identities))

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     from expnet.evaluation.datasets import LOADERS
     from expnet.evaluation.methods import METHODS
     from expnet.inference.jobs import PredictOptions
-    from expnet.profiling.job import ProfileSettings
+    from expnet.profiling.job import PAD_FILLS, ProfileSettings
     from expnet.serve.options import ServeOptions
     parser = argparse.ArgumentParser(prog="expnet", description=DESCRIPTION, epilog=EXIT_STATUSES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -185,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random views: roll is the face's own plus up to +-this")
     p.add_argument("--pad", type=float, default=d["pad"],
                    help="widen the canvas by this fraction of the image on every side (room for the turned head)")
+    p.add_argument("--pad-fill", choices=PAD_FILLS, default=d["pad_fill"],
+                   help="the widened canvas: black, or the image's edge stretched outwards and blurred")
+    p.add_argument("--head", action="store_true",
+                   help="render the ears and neck too, coloured from the nearest skin (a turned face shows an ear)")
     p.add_argument("--crop", type=int, metavar="PX",
                    help="write each view cut to its face box (enlarged 1.25x, as the network sees it) at PX pixels")
     p.add_argument("--identities", help="a text file of identities (one a line): only these faces")

@@ -28,7 +28,7 @@ from expnet.io.labels import MAX_RESIDUAL, STATUS_ERROR, STATUS_OK, is_fitted, r
 from expnet.io.pools import worker_map
 from expnet.io.sidefile import open_side_file, read_side_file
 from expnet.io.summary import JobSummary, interruptible
-from expnet.profiling.profiler import FaceProfiler, ProfiledFace, View
+from expnet.profiling.profiler import PAD_FILLS, FaceProfiler, ProfiledFace, View
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class ProfileSettings:
     the face's own plus up to +-``pitch_jitter`` (kept within +-``max_pitch``), roll the face's own
     plus up to +-``roll_jitter``. ``crop``: write the face cut to its box (enlarged 1.25x, as the
     network sees it) at this size instead of the whole canvas; the label follows the crop.
+    ``head``: render the ears and neck too (:class:`FaceProfiler`); ``pad_fill``: the widened
+    canvas, black or the image's blurred edge (:meth:`FaceProfiler.render`).
     """
 
     views: int = 1
@@ -51,6 +53,8 @@ class ProfileSettings:
     max_pitch: float = 30.0
     roll_jitter: float = 15.0
     pad: float = 0.25
+    pad_fill: str = "black"
+    head: bool = False
     crop: int | None = None
     max_residual: float = MAX_RESIDUAL
     seed: int = 0
@@ -61,8 +65,19 @@ class ProfileSettings:
         if self.views < 1 or not 0 < self.max_yaw <= 90 or not 0 <= self.max_pitch <= 90 or self.pad < 0:
             raise ValueError("views must be at least 1, max_yaw within (0, 90], max_pitch within [0, 90] "
                              f"and pad not negative; got {self.views}, {self.max_yaw}, {self.max_pitch}, {self.pad}")
+        if self.pad_fill not in PAD_FILLS:
+            raise ValueError(f"pad_fill must be one of {PAD_FILLS}, got {self.pad_fill!r}")
         if self.crop is not None and self.crop < 16:
             raise ValueError(f"crop must be at least 16 pixels, got {self.crop}")
+
+    def record(self) -> dict:
+        """The settings as the side file's header keeps them. ``head`` and ``pad_fill`` appear only
+        when not at their defaults, so that views made before those options existed resume."""
+        out = asdict(self)
+        for key in ("head", "pad_fill"):
+            if out[key] == getattr(ProfileSettings, key):
+                del out[key]
+        return out
 
     def plan(self, row: dict) -> list[View]:
         """The views of one label row."""
@@ -88,7 +103,7 @@ def _view_name(row: dict, k: int, view: View) -> str:
 
 class _Worker:
     def __init__(self, out_dir: Path, settings: ProfileSettings):
-        self.profiler = FaceProfiler(FaceModel.load())
+        self.profiler = FaceProfiler(FaceModel.load(), head=settings.head)
         self.images = out_dir / "images"
         self.settings = settings
 
@@ -104,7 +119,8 @@ class _Worker:
         shape, expression = np.asarray(row["shape"]), np.asarray(row["expression"])
         out = []
         for name, view in zip(names, views):
-            face = self.profiler.render(image, shape, expression, pose, view, pad=self.settings.pad)
+            face = self.profiler.render(image, shape, expression, pose, view, pad=self.settings.pad,
+                                        pad_fill=self.settings.pad_fill)
             if self.settings.crop:
                 face = _cut(face, self.settings.crop)
             with atomic_path(name) as tmp:
@@ -177,14 +193,14 @@ def profile_labels(label_files: list[str | os.PathLike], out_dir: str | os.PathL
         rows = [r for r in rows if r.get("identity") not in exclude]
     rows = rows[:limit] if limit is not None else rows
     side = out_dir / "labels.jsonl.progress.jsonl"
-    done = _read_progress(side, asdict(settings))
+    done = _read_progress(side, settings.record())
     todo = [r for r in rows if r["image"] not in done]
     summary = JobSummary("profile")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     bar = tqdm(total=len(todo), desc="profile", unit="face", disable=not progress or not todo)
     so_far = JobSummary("profile")  # what Ctrl-C reports: the views this run made
-    with open_side_file(side, asdict(settings)) as out, interruptible(so_far):
+    with open_side_file(side, settings.record()) as out, interruptible(so_far):
         for made in _map(todo, out_dir, settings, workers):
             out.write(json.dumps({"source": made[0]["profiled_from"], "rows": made}) + "\n")
             out.flush()

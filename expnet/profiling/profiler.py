@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
+from scipy.spatial import Delaunay, cKDTree
 
 from expnet.face.model import FaceModel
 from expnet.face.pose import Pose, euler_to_rotation
@@ -26,6 +26,10 @@ from expnet.render.reconstruct import to_image_space
 _RING = 24          # points on each background ring
 _BORDER = 8         # points per image side
 _HEAD_DEPTH = 0.6   # rotation centre behind the nose tip, in face widths
+_SKIN_INSET = 0.08  # where the ears and neck take their colour: this far inside the face, in widths
+_EDGE_BLUR = 0.08   # blur of an edge-filled canvas, in image widths: out of focus, no streaks
+
+PAD_FILLS = ("black", "edge")
 
 
 @dataclass(frozen=True)
@@ -67,25 +71,44 @@ def face_region(vertices: np.ndarray, landmark_indices: np.ndarray) -> np.ndarra
 class FaceProfiler:
     """Render fitted faces at new poses.
 
+    ``head``: render the whole mesh, the ears and the neck too, coloured from the nearest vertex of
+    the face proper (skin; their own pixels are hair, collars or background too often). A face
+    turned past 60 degrees then shows an ear where a real one has it, instead of the background
+    layer's smear.
+
     >>> profiler = FaceProfiler(FaceModel.load())
     >>> view = profiler.render(image, shape, expression, pose, View(pitch=0, yaw=60, roll=0))
     """
 
-    def __init__(self, model: FaceModel):
+    def __init__(self, model: FaceModel, head: bool = False):
         self.model = model
+        self.head = head
         self.shader = MeshShader(model.triangles, model.n_vertices)
         mean = model.vertices()
         tri = np.asarray(model.triangles, dtype=np.int64)
-        self._corners = np.ascontiguousarray(tri[face_region(mean, model.landmark_indices)[tri].all(1)].T)
-        self._face_vertices = np.unique(self._corners)  # the rendered region's vertices
+        region = face_region(mean, model.landmark_indices)
+        self._corners = np.ascontiguousarray(tri[region[tri].all(1)].T)
+        self._face_vertices = np.unique(self._corners)  # the face proper's vertices
+        # what is rendered at the new pose, and where each vertex outside the face takes its colour
+        self._drawn = np.ascontiguousarray(tri.T) if head else self._corners
+        self._outside = np.flatnonzero(~region)
+        self._skin_source = self._skin_sources(mean, region) if head else None
         self.mirror = mirror_vertices(mean)
         width = float(np.ptp(mean[:, 0]))
         self.centre = np.array([0.5 * (mean[:, 0].min() + mean[:, 0].max()),
                                 0.5 * (mean[:, 1].min() + mean[:, 1].max()),
                                 mean[:, 2].max() - _HEAD_DEPTH * width])
 
+    def _skin_sources(self, mean: np.ndarray, region: np.ndarray) -> np.ndarray:
+        """For each vertex outside the face, the nearest face vertex at least ``_SKIN_INSET`` face
+        widths inside the face's outline: the outline itself samples the silhouette's edge, which
+        is as often background or hair as skin."""
+        depth_in = cKDTree(mean[~region]).query(mean[region])[0]
+        inside = np.flatnonzero(region)[depth_in > _SKIN_INSET * float(np.ptp(mean[:, 0]))]
+        return inside[cKDTree(mean[inside]).query(mean[~region])[1]]
+
     def render(self, image: np.ndarray, shape: np.ndarray, expression: np.ndarray, pose: Pose,
-               view: View, pad: float = 0.0) -> ProfiledFace:
+               view: View, pad: float = 0.0, pad_fill: str = "black") -> ProfiledFace:
         """The face of ``image`` (fitted as ``shape``, ``expression``, ``pose``) at ``view``.
 
         Parameters
@@ -99,8 +122,12 @@ class FaceProfiler:
         view : View
             Target angles, degrees.
         pad : float
-            Widen the canvas by this fraction of the image on every side (black, as training crops
-            are padded): room for the turned head and its background when the face fills the image.
+            Widen the canvas by this fraction of the image on every side: room for the turned head
+            and its background when the face fills the image.
+        pad_fill : {"black", "edge"}
+            The widened canvas: black (as training crops are padded), or the image's edge
+            stretched outwards and blurred (a background that goes on, out of focus: a turned head
+            moves into the canvas, and on black its outline would give the pose away).
 
         Returns
         -------
@@ -108,10 +135,12 @@ class FaceProfiler:
             The new image (the image's size, or the padded canvas) and the label of the new view,
             in its pixel coordinates.
         """
+        if pad_fill not in PAD_FILLS:
+            raise ValueError(f"pad_fill must be one of {PAD_FILLS}, got {pad_fill!r}")
         rgb = to_rgb(image)
         if pad > 0:
             px, py = (int(round(pad * n)) for n in rgb.shape[1::-1])
-            rgb = cv2.copyMakeBorder(rgb, py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+            rgb = _widen(rgb, px, py, pad_fill)
             pose = Pose(pose.rotation, np.asarray(pose.translation, dtype=np.float64) + [px, py], pose.scale)
         size = rgb.shape[:2]
         verts = self.model.vertices(shape, expression).astype(np.float64)
@@ -120,11 +149,15 @@ class FaceProfiler:
         normals = self.shader.vertex_normals(verts)
         visible = visible_vertices(old, seen, normals @ pose.rotation[2], size)
         colours = vertex_colours(rgb, old, visible, self.mirror, verts)
+        if self.head:
+            colours[self._outside] = colours[self._skin_source]
+            # the old ears and neck leave the background too, or they would show twice
+            seen = visible_fragments(old.astype(np.float32), self._drawn, size, corner_major=True)
         new_pose = self.turn(pose, view)
         new = to_image_space(verts, new_pose)
         background = self._background(rgb, old, seen.pixel, pose, new_pose)
-        frags = visible_fragments(new.astype(np.float32), self._corners, size, corner_major=True)
-        tri = self._corners[:, frags.triangle]  # (3, F) vertex of each corner
+        frags = visible_fragments(new.astype(np.float32), self._drawn, size, corner_major=True)
+        tri = self._drawn[:, frags.triangle]  # (3, F) vertex of each corner
         face = (colours[tri[0]] * frags.bary[:, :1] + colours[tri[1]] * frags.bary[:, 1:2]
                 + colours[tri[2]] * frags.bary[:, 2:])
         flat = background.reshape(-1, 3)
@@ -192,6 +225,18 @@ class FaceProfiler:
                   & (dst[:, 0] >= lo_x) & (dst[:, 0] <= hi_x) & (dst[:, 1] >= lo_y) & (dst[:, 1] <= hi_y))
         inside[: len(border)] = True
         return src[inside], dst[inside]
+
+
+def _widen(rgb: np.ndarray, px: int, py: int, fill: str) -> np.ndarray:
+    """``rgb`` with ``px`` columns and ``py`` rows added on each side, black or its edge stretched
+    outwards and blurred (the image itself untouched)."""
+    if fill == "black":
+        return cv2.copyMakeBorder(rgb, py, py, px, px, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    out = cv2.copyMakeBorder(rgb, py, py, px, px, cv2.BORDER_REPLICATE)
+    soft = cv2.GaussianBlur(out, (0, 0), _EDGE_BLUR * rgb.shape[1])
+    h, w = rgb.shape[:2]
+    soft[py:py + h, px:px + w] = rgb
+    return soft
 
 
 def _fill(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:

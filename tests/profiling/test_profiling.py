@@ -132,8 +132,54 @@ def test_profile_job_resumes_reports_bad_images_and_makes_a_contact_sheet(profil
         profile_labels([labels], out, ProfileSettings(views=3), workers=1, progress=False)
 
 
+def test_head_renders_ears_and_neck_in_skin_colour(profiler, rng):
+    image, shape, expression, pose, colours = _synthetic(profiler, rng)
+    head = FaceProfiler(profiler.model, head=True)
+    view = View(0.0, 70.0, 0.0)
+    face_only = profiler.render(image, shape, expression, pose, view)
+    whole = head.render(image, shape, expression, pose, view)
+    assert np.array_equal(face_only.landmarks, whole.landmarks)  # the label does not change
+    assert whole.face_pixels > 1.1 * face_only.face_pixels
+    # a pixel that only the ears or the neck cover takes the colour of the nearest face vertex
+    new = to_image_space(profiler.model.vertices(shape, expression), whole.pose).astype(np.float32)
+    frags = visible_fragments(new, head._drawn, (SIZE, SIZE), corner_major=True)
+    outside = np.isin(head._drawn[:, frags.triangle], head._outside).all(0)
+    pixels = frags.pixel[outside]
+    assert len(pixels) > 100
+    skin = colours.copy()
+    skin[head._outside] = colours[head._skin_source]
+    tri = head._drawn[:, frags.triangle[outside]]
+    expected = sum(skin[tri[k]] * frags.bary[outside, k:k + 1] for k in range(3))
+    got = whole.image.reshape(-1, 3)[pixels].astype(float)
+    assert np.median(np.abs(got - expected)) < 8
+
+
+def test_edge_fill_continues_the_background_instead_of_black(profiler, rng):
+    image, shape, expression, pose, _ = _synthetic(profiler, rng)
+    pad = int(0.25 * SIZE)
+    black = profiler.render(image, shape, expression, pose, View(*pose.angles), pad=0.25)
+    edge = profiler.render(image, shape, expression, pose, View(*pose.angles), pad=0.25, pad_fill="edge")
+    assert black.image.shape == edge.image.shape == (SIZE + 2 * pad, SIZE + 2 * pad, 3)
+    corner = (slice(0, pad // 2), slice(0, pad // 2))
+    assert black.image[corner].max() == 0
+    # the noisy 0-40 background, blurred: its mean, not black
+    assert 10 < edge.image[corner].mean() < 30
+    # the image itself is not blurred
+    inner = (slice(pad, pad + 10), slice(pad, pad + 10))
+    assert np.abs(edge.image[inner].astype(int) - image[:10, :10]).mean() < 2
+    with pytest.raises(ValueError, match="pad_fill"):
+        profiler.render(image, shape, expression, pose, View(*pose.angles), pad=0.25, pad_fill="mirror")
+
+
+def test_views_made_before_head_and_pad_fill_existed_still_resume(tmp_path):
+    old = {"views": 3, "yaws": None, "max_yaw": 90.0, "pitch_jitter": 20.0, "max_pitch": 30.0, "roll_jitter": 15.0,
+           "pad": 0.25, "crop": None, "max_residual": 0.15, "seed": 0}
+    assert ProfileSettings(views=3).record() == old
+    assert ProfileSettings(views=3, head=True, pad_fill="edge").record() == {**old, "pad_fill": "edge", "head": True}
+
+
 @pytest.mark.parametrize("bad", [{"views": 0}, {"yaws": (0.0, 120.0)}, {"yaws": ()}, {"max_yaw": 0.0},
-                                 {"pad": -0.1}, {"crop": 8}])
+                                 {"pad": -0.1}, {"crop": 8}, {"pad_fill": "mirror"}])
 def test_settings_are_checked(bad):
     with pytest.raises(ValueError):
         ProfileSettings(**bad)
