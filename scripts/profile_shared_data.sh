@@ -26,6 +26,12 @@ ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val
 # rarely pass +-30: AFLW2000-3D's faces do)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-pitch" \
     --exclude-identities "$OUT/lfw-val-identities.txt" --views 1 --max-pitch 45 --pitch-jitter 45 --seed 1
+# the same random views rendered with the ears and neck and no black canvas, of the first 4,000 usable
+# faces of each (the pose-head candidate; the 2-core machine's time)
+HEAD=("${VIEWS[@]}" --head --pad-fill edge --limit 4000)
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-head" \
+    --exclude-identities "$OUT/lfw-val-identities.txt" "${HEAD[@]}"
+ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-head" "${HEAD[@]}"
 # random views of the held-out identities: they land in training's validation split (pose at every yaw)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-3v" \
     --identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"
