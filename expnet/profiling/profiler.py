@@ -48,7 +48,7 @@ class ProfiledFace:
     image: np.ndarray       # (H, W, 3) uint8 RGB
     pose: Pose
     landmarks: np.ndarray   # (68, 2) the model's landmark vertices projected at the new pose
-    face_pixels: int        # pixels covered by the rendered face
+    face_pixels: int        # pixels covered by the rendered mesh (the face; with the ears and neck: head=True)
 
 
 def face_region(vertices: np.ndarray, landmark_indices: np.ndarray) -> np.ndarray:
