@@ -2,8 +2,9 @@
 # Reproduce the shipped model from the shared datasets: labels -> profiled views -> the expression
 # network and the pose network (scripts/train_turned_heads.sh) -> one two-network ONNX -> the
 # reports -> the model card. Every step resumes where it stopped. On this project's 2-core machine
-# the shipped networks trained in 26.8 and 10.6 min (their cards), profiling took 102 min beside
-# trainings (docs/results/models.md) and the emotion report 11.5 min.
+# the shipped networks trained in 26.8 and 14.7 min (their cards), profiling took 102 min beside
+# trainings and 37 min more for the views with the head (docs/results/models.md), and the
+# emotion report 11.5 min.
 #
 #   scripts/train_shipped_model.sh                     # the shipped runs
 #   EXPRESSION=expression-s0 POSE=pose-pitch-s0 scripts/train_shipped_model.sh   # other runs
@@ -11,7 +12,7 @@ set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
 EXPRESSION="${EXPRESSION:-expression-s1}"
-POSE="${POSE:-pose-vertex-s0}"
+POSE="${POSE:-pose-mix-s1}"
 RUNS=outputs/train/turned-heads
 MODEL=expnet/models/expnet.onnx
 scripts/label_shared_data.sh outputs/labels
