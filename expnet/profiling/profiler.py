@@ -68,6 +68,15 @@ def face_region(vertices: np.ndarray, landmark_indices: np.ndarray) -> np.ndarra
     return grid[ij[:, 1], ij[:, 0]].astype(bool)
 
 
+def skin_sources(vertices: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """For each vertex outside the face ``region`` (``vertices``: a frontal mesh), the nearest face
+    vertex at least ``_SKIN_INSET`` face widths inside the face's outline: the outline itself
+    samples the silhouette's edge, which is as often background or hair as skin."""
+    depth_in = cKDTree(vertices[~region]).query(vertices[region])[0]
+    inside = np.flatnonzero(region)[depth_in > _SKIN_INSET * float(np.ptp(vertices[:, 0]))]
+    return inside[cKDTree(vertices[inside]).query(vertices[~region])[1]]
+
+
 class FaceProfiler:
     """Render fitted faces at new poses.
 
@@ -92,20 +101,12 @@ class FaceProfiler:
         # what is rendered at the new pose, and where each vertex outside the face takes its colour
         self._drawn = np.ascontiguousarray(tri.T) if head else self._corners
         self._outside = np.flatnonzero(~region)
-        self._skin_source = self._skin_sources(mean, region) if head else None
+        self._skin_source = skin_sources(mean, region) if head else None
         self.mirror = mirror_vertices(mean)
         width = float(np.ptp(mean[:, 0]))
         self.centre = np.array([0.5 * (mean[:, 0].min() + mean[:, 0].max()),
                                 0.5 * (mean[:, 1].min() + mean[:, 1].max()),
                                 mean[:, 2].max() - _HEAD_DEPTH * width])
-
-    def _skin_sources(self, mean: np.ndarray, region: np.ndarray) -> np.ndarray:
-        """For each vertex outside the face, the nearest face vertex at least ``_SKIN_INSET`` face
-        widths inside the face's outline: the outline itself samples the silhouette's edge, which
-        is as often background or hair as skin."""
-        depth_in = cKDTree(mean[~region]).query(mean[region])[0]
-        inside = np.flatnonzero(region)[depth_in > _SKIN_INSET * float(np.ptp(mean[:, 0]))]
-        return inside[cKDTree(mean[inside]).query(mean[~region])[1]]
 
     def render(self, image: np.ndarray, shape: np.ndarray, expression: np.ndarray, pose: Pose,
                view: View, pad: float = 0.0, pad_fill: str = "black") -> ProfiledFace:
