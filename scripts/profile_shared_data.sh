@@ -32,6 +32,11 @@ HEAD=("${VIEWS[@]}" --head --pad-fill edge --limit 4000)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-head" \
     --exclude-identities "$OUT/lfw-val-identities.txt" "${HEAD[@]}"
 ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-head" "${HEAD[@]}"
+# and of every usable face (the pose-mix-all candidate); the first 4,000 come out as above
+HEAD_ALL=("${VIEWS[@]}" --head --pad-fill edge)
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-head-all" \
+    --exclude-identities "$OUT/lfw-val-identities.txt" "${HEAD_ALL[@]}"
+ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-head-all" "${HEAD_ALL[@]}"
 # random views of the held-out identities: they land in training's validation split (pose at every yaw)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-3v" \
     --identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"

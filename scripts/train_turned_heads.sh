@@ -11,6 +11,7 @@
 #   scripts/train_turned_heads.sh pose-pitch 0     # pose-vertex plus one view per lfw face pitched to +-45
 #   scripts/train_turned_heads.sh pose-head 0      # pose-vertex on views with ears, neck and no black canvas
 #   scripts/train_turned_heads.sh pose-mix 0       # pose-vertex on both kinds of views, half each
+#   scripts/train_turned_heads.sh pose-mix-all 0   # pose-mix with head views of every usable face
 #   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
 #   scripts/train_turned_heads.sh expression-fer 0 # the same with FER-2013's share raised to 55%
 #   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
@@ -75,6 +76,14 @@ case "$NAME" in
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
+  pose-mix-all)
+    # pose-mix with the head views of every usable face (the -head sets hold the first 4,000 of
+    # each dataset): the same shares, three times the head views to draw them from
+    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head-all/labels.jsonl" "$P/utkface-head-all/labels.jsonl" \
+      --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15 \
+      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
+      --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
+      --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
   expression)
     # the shipped recipe (its network, loss and schedule) on its data plus UTKFace and 20% profiled
     # views (expression under pose), FER-2013's share kept the largest
@@ -93,6 +102,6 @@ case "$NAME" in
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.2,0.35,0.1,0.175,0.175,0 \
       --out "$OUT" --input-size 112 --lr 1e-3 --epochs 26 --pose-loss vertex "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, expression, expression-fer, joint)" >&2
+  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-all, expression, expression-fer, joint)" >&2
      exit 2 ;;
 esac
