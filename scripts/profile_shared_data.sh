@@ -40,3 +40,5 @@ ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-head-al
 # random views of the held-out identities: they land in training's validation split (pose at every yaw)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-3v" \
     --identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-head-3v" \
+    --identities "$OUT/lfw-val-identities.txt" "${HEAD_ALL[@]}"

@@ -78,9 +78,10 @@ case "$NAME" in
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
   pose-mix-all)
     # pose-mix with the head views of every usable face (the -head sets hold the first 4,000 of
-    # each dataset): the same shares, three times the head views to draw them from
+    # each dataset): the same shares, three times the head views to draw them from; the held-out
+    # identities' head views join validation, so that the epoch kept is judged on both renderings
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head-all/labels.jsonl" "$P/utkface-head-all/labels.jsonl" \
-      --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15 \
+      "$P/lfw-val-head-3v/labels.jsonl" --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15,0 \
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
