@@ -231,7 +231,7 @@ def _evaluate_pose(args) -> int:
         bins = "  ".join(f"{k}: {v['mean']:.1f}" for k, v in s.mae_by_yaw.items())
         print(f"{s.method:10s} boxes {s.boxes}  found {s.found}/{s.images}  MAE yaw {s.mae['yaw']:.1f} "
               f"pitch {s.mae['pitch']:.1f} roll {s.mae['roll']:.1f} mean {s.mae['mean']:.1f}  by abs(yaw) {bins}  "
-              f"NME {s.nme:.4f}")
+              f"NME {s.nme:.4f}  rotation (geodesic) {s.rotation['mean']:.1f}")
     report = args.report if args.report is not None else "outputs/evaluation-pose"
     if report:
         meta = {"command": "expnet " + " ".join(sys.argv[1:]), "folder": str(folder),

@@ -3,7 +3,9 @@
 A folder holds ``*.jpg`` images, each with a ``.mat`` beside it carrying ``Pose_Para`` (pitch,
 yaw, roll in radians, then scale and translation) and ``pt3d_68`` (3 x 68 landmarks, pixels).
 Each method's yaw, pitch and roll are compared with ``Pose_Para`` (mean and median absolute error,
-overall and by abs(yaw) bin), and the 68 landmarks projected from its 3D face with ``pt3d_68``
+overall and by abs(yaw) bin), so is its rotation as a whole (the geodesic angle between the
+predicted and the true rotation: past 60 degrees of yaw pitch and roll trade places in the Euler
+angles, so a head read nearly right can show large pitch and roll errors), and the 68 landmarks projected from its 3D face with ``pt3d_68``
 (NME: mean point distance over the square root of the ground-truth landmarks' box area, the
 usual AFLW2000-3D normalisation).
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from expnet.detection.boxes import FaceBox
 from expnet.detection.mediapipe import box_iou
-from expnet.face.pose import rotation_to_euler
+from expnet.face.pose import euler_to_rotation, rotation_angle, rotation_to_euler
 from expnet.io.atomic import write_text
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
@@ -92,6 +94,7 @@ class PoseScore:
     mae_by_yaw: dict[str, dict[str, float]]
     nme: float
     nme_median: float
+    rotation: dict[str, float] = field(default_factory=dict)  # geodesic error: mean, median, by abs(yaw) bin
     per_image: list[dict] = field(default_factory=list)
 
 
@@ -176,21 +179,30 @@ def score(data: PoseSet, poses: MethodPoses, method: str, boxes: str) -> PoseSco
         return {k: round(v, 2) for k, v in values.items()}
 
     yaw = np.abs(data.angles[:, 1])
-    by_yaw = {}
+    geodesic = np.full(len(data.paths), np.nan)
+    true_r, pred_r = (euler_to_rotation(*np.radians(a[found]).T) for a in (data.angles, poses.angles))
+    geodesic[found] = rotation_angle(true_r, pred_r)
+    by_yaw, rotation = {}, {"mean": _round(geodesic[found], np.mean), "median": _round(geodesic[found], np.median)}
     for lo, hi in YAW_BINS:
         inside = found & (yaw >= lo) & ((yaw < hi) | (hi == YAW_BINS[-1][1]))
         by_yaw[f"{lo}-{hi}"] = {**summary(err[inside], np.mean), "images": int(inside.sum())}
+        rotation[f"{lo}-{hi}"] = _round(geodesic[inside], np.mean)
     lo, hi = data.landmarks.min(1), data.landmarks.max(1)
     size = np.sqrt(np.prod(hi - lo, axis=1))
     nme = np.linalg.norm(poses.landmarks - data.landmarks, axis=2).mean(1) / size
     # the answers and their errors, not the ground truth itself (the datasets are not ours to share)
     per_image = [{"image": p.name, "predicted": None if not found[i] else np.round(poses.angles[i], 2).tolist(),
                   "abs_error": None if not found[i] else np.round(err[i], 2).tolist(),
+                  "rotation_error": None if not found[i] else round(float(geodesic[i]), 2),
                   "nme": None if not found[i] else round(float(nme[i]), 4)} for i, p in enumerate(data.paths)]
     return PoseScore(method, boxes, len(data.paths), int(found.sum()), summary(err[found], np.mean),
                      summary(err[found], np.median), by_yaw,
                      round(float(np.mean(nme[found])), 4) if found.any() else float("nan"),
-                     round(float(np.median(nme[found])), 4) if found.any() else float("nan"), per_image)
+                     round(float(np.median(nme[found])), 4) if found.any() else float("nan"), rotation, per_image)
+
+
+def _round(values: np.ndarray, reduce) -> float:
+    return round(float(reduce(values)), 2) if len(values) else float("nan")
 
 
 def evaluate_pose(folder: str | os.PathLike, methods=POSE_METHODS, own_detector: bool = False,
@@ -224,6 +236,13 @@ def write_pose_report(folder: str | os.PathLike, data: PoseSet, scores: list[Pos
                      f"| {s.mae['roll']:.1f} | **{s.mae['mean']:.1f}** | {s.median['mean']:.1f} | "
                      + " | ".join(f"{v['mean']:.1f}" for v in s.mae_by_yaw.values())
                      + f" | {s.nme:.4f} |")
+    lines += ["", "The angle of the rotation between the predicted and the true head pose (geodesic, degrees; "
+              "free of the Euler angles' coupling past 60 degrees of yaw):", "",
+              "| method | boxes | mean | median | " + " | ".join(f"mean, abs(yaw) {k}" for k in scores[0].mae_by_yaw)
+              + " |", "|" + "---|" * (4 + len(YAW_BINS))]
+    for s in scores:
+        lines.append(f"| {s.method} | {s.boxes} | **{s.rotation['mean']:.1f}** | {s.rotation['median']:.1f} | "
+                     + " | ".join(f"{s.rotation[k]:.1f}" for k in s.mae_by_yaw) + " |")
     lines += ["", "![error against yaw](error-vs-yaw.png)", ""]
     _plot(folder / "error-vs-yaw.png", data, answers)
     if answers.get("expnet") is not None and answers["expnet"].faces is not None:

@@ -158,13 +158,15 @@ def pose_table(results: dict) -> str:
     """Markdown MAE table from an ``expnet evaluate pose --report`` results.json."""
     lines = [f"Mean absolute error (degrees), from `{results['meta'].get('command', 'expnet evaluate pose')}`.", "",
              "| method | boxes | found | yaw | pitch | roll | mean | " + " | ".join(
-                 f"abs(yaw) {k}" for k in results["scores"][0]["mae_by_yaw"]) + " |",
-             "|---|---|---|---|---|---|---|" + "---|" * len(results["scores"][0]["mae_by_yaw"])]
+                 f"abs(yaw) {k}" for k in results["scores"][0]["mae_by_yaw"]) + " | rotation (geodesic) |",
+             "|---|---|---|---|---|---|---|" + "---|" * (len(results["scores"][0]["mae_by_yaw"]) + 1)]
     for s in results["scores"]:
         m = s["mae"]
         bins = " | ".join(f"{v['mean']:.1f}" for v in s["mae_by_yaw"].values())
+        rotation = s.get("rotation", {}).get("mean")  # reports made before the geodesic error carry none
         lines.append(f"| {s['method']} | {s['boxes']} | {s['found']}/{s['images']} | {m['yaw']:.1f} | {m['pitch']:.1f} "
-                     f"| {m['roll']:.1f} | {m['mean']:.1f} | {bins} |")
+                     f"| {m['roll']:.1f} | {m['mean']:.1f} | {bins} | "
+                     + ("" if rotation is None else f"{rotation:.1f}") + " |")
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ def test_perfect_answers_score_zero_and_misses_are_counted():
     data = _set([[0, 10, 0], [5, 45, -3], [-2, -75, 1], [1, 88, 0]])
     perfect = score(data, MethodPoses(data.angles.copy(), data.landmarks.copy()), "m", "gt")
     assert perfect.found == 4 and perfect.mae["mean"] == 0 and perfect.nme == 0
+    assert perfect.rotation["mean"] == pytest.approx(0, abs=1e-3)
     assert {k: v["images"] for k, v in perfect.mae_by_yaw.items()} == {"0-30": 1, "30-60": 1, "60-90": 2}
     angles = data.angles.copy()
     angles[0] = np.nan                                  # a face the method missed
@@ -29,8 +30,20 @@ def test_perfect_answers_score_zero_and_misses_are_counted():
     assert s.found == 3 and s.per_image[0]["predicted"] is None
     assert s.mae["yaw"] == pytest.approx(10 / 3, abs=0.01) and s.mae["roll"] == 0
     assert s.mae_by_yaw["30-60"]["yaw"] == 10
+    assert s.rotation["30-60"] == pytest.approx(10, abs=0.01)       # a turn about one axis: its angle
+    assert s.rotation["mean"] == pytest.approx(10 / 3, abs=0.01)
+    assert [r["rotation_error"] for r in s.per_image][0] is None
     side = np.sqrt(100 * 200)
     assert s.nme == pytest.approx(np.hypot(3, 3) / side, abs=1e-4)
+
+
+def test_the_geodesic_error_sees_through_euler_coupling_at_large_yaw():
+    # AFLW2000-3D's image00475 (yaw 65.6, pitch 40, roll 20) and a reading of it: pitch and roll
+    # each 15 degrees off, yet the head is turned within 8 degrees of the truth
+    data = _set([[40, 65.6, 20]])
+    s = score(data, MethodPoses(np.array([[24.9, 71.3, 4.9]]), data.landmarks.copy()), "m", "gt")
+    assert s.mae["mean"] == pytest.approx(12, abs=0.1)
+    assert s.rotation["mean"] == pytest.approx(8.0, abs=0.1)
 
 
 def test_boxes_come_from_the_ground_truth_landmarks():
