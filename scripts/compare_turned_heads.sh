@@ -39,5 +39,8 @@ for name in "$@"; do
   models+=("$OUT/$name/expnet.onnx")
 done
 for pair in ${SPLIT:-}; do models+=("$(split "$pair")"); done
+# the rotation view by view on random views of the held-out identities, face-only and with the head
+POSE_VIEWS="${POSE_VIEWS:-outputs/profiled/lfw-val-3v outputs/profiled/lfw-val-head-3v}"
 expnet evaluate compare "${models[@]}" "${references[@]}" --data "$DATA" \
-  --aflw "$DATA/aflw2000-samples" --profiled outputs/profiled/lfw-val-yaws --report "$OUT/$REPORT" --quiet
+  --aflw "$DATA/aflw2000-samples" --profiled outputs/profiled/lfw-val-yaws --pose-views $POSE_VIEWS \
+  --report "$OUT/$REPORT" --quiet

@@ -206,10 +206,11 @@ def _evaluate_compare(args) -> int:
     from expnet.evaluation.compare import compare_models, emotion_sets, write_compare_report
     if not args.paths:
         raise ValueError("evaluate compare needs one or more ONNX models")
-    if not (args.data or args.aflw or args.profiled):
-        raise ValueError("evaluate compare needs --data DIR (emotion), --aflw DIR (pose) or --profiled DIR")
+    if not (args.data or args.aflw or args.profiled or args.pose_views):
+        raise ValueError("evaluate compare needs --data DIR (emotion), --aflw DIR (pose), --profiled DIR "
+                         "or --pose-views DIR")
     result = compare_models(args.paths, args.reference, emotion_sets(args.data, args.profiled), args.profiled,
-                            args.aflw, args.cache, not args.quiet)
+                            args.aflw, args.cache, not args.quiet, args.pose_views)
     result.meta = {"command": "expnet " + " ".join(sys.argv[1:])}
     for model, acc in result.accuracy.items():
         print(f"{model}: " + "  ".join(f"{k} {100 * v:.1f}" for k, v in acc.items()))

@@ -8,7 +8,10 @@ exactly one of the two is right, and puts the candidate's accuracy beside the me
 references (e.g. the shipped recipe trained with two seeds). Head pose (AFLW2000-3D-style folder,
 both box sources) is compared face by face as well (Wilcoxon signed-rank test on each face's mean
 angle error), and expression under pose (a folder of ``expnet profile --yaws``) is reported
-beside, with how much of the true yaw each model reads on the profiled views.
+beside, with how much of the true yaw each model reads on the profiled views. Folders of profiled
+views of held-out faces (``--pose-views``: thousands of views whose true rotation is known, where
+AFLW2000-3D's samples are 16 faces) score each model's rotation view by view (the geodesic angle
+to the truth, on the label's box), tested against each reference the same way.
 """
 
 from __future__ import annotations
@@ -77,15 +80,16 @@ class PairedTest:
 class PosePairedTest:
     """Wilcoxon signed-rank test of a model's per-face pose error against a reference's."""
 
-    boxes: str            # "gt" or "own"
+    boxes: str            # "gt" or "own"; "label" on profiled views
     model: str
     reference: str
     faces: int            # faces both found
-    error: float          # mean over those faces of the mean yaw/pitch/roll error, degrees
+    error: float          # mean over those faces of the mean yaw/pitch/roll error (views: geodesic), degrees
     reference_error: float
     lower_model: int      # faces the model reads closer than the reference
     lower_reference: int  # the other way round
     p_value: float        # two-sided
+    items: str = "aflw"   # the AFLW2000-3D-style folder, or the profiled views' folder name
 
     @property
     def verdict(self) -> str:
@@ -123,6 +127,7 @@ class Comparison:
     pose: dict[str, list[dict]] = field(default_factory=dict)             # model -> pose scores
     pose_tests: list[PosePairedTest] = field(default_factory=list)
     yaw_ratio: dict[str, dict[str, dict]] = field(default_factory=dict)   # model -> yaw -> ratio
+    view_pose: dict[str, dict[str, dict]] = field(default_factory=dict)   # model -> views folder -> errors
     meta: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -130,7 +135,7 @@ class Comparison:
                 "reference_mean": self.reference_mean,
                 "tests": [asdict(t) | {"verdict": t.verdict} for t in self.tests],
                 "pose": self.pose, "pose_tests": [asdict(t) | {"verdict": t.verdict} for t in self.pose_tests],
-                "yaw_ratio": self.yaw_ratio, "meta": self.meta}
+                "yaw_ratio": self.yaw_ratio, "view_pose": self.view_pose, "meta": self.meta}
 
 
 def mcnemar(model_correct: np.ndarray, reference_correct: np.ndarray) -> tuple[int, int, float]:
@@ -184,6 +189,35 @@ def yaw_ratio(model: str | os.PathLike, profiled: str | os.PathLike, batch: int 
     return out
 
 
+def view_errors(model: str | os.PathLike, views: str | os.PathLike, batch: int = 64) -> dict[str, tuple[float, float]]:
+    """Image -> (true abs(yaw), geodesic error in degrees) of a model's rotation on a folder of
+    profiled views (``expnet profile`` output: each row's box and true rotation); views with no
+    image or no answer are left out."""
+    from expnet.face.pose import rotation_angle
+    from expnet.inference.predictor import ExpNet
+    rows = [r for r in iter_rows(Path(views) / "labels.jsonl") if is_fitted(r) and Path(r["image"]).exists()]
+    net = ExpNet(model, detector=None)
+    out = {}
+    for r, pred in zip(rows, net.predict_many([r["image"] for r in rows], [[r["box"]] for r in rows],
+                                              batch_size=batch)):
+        if pred.faces:
+            error = rotation_angle(np.asarray(r["pose"]["rotation"]), pred.faces[0].pose.rotation)
+            out[Path(r["image"]).name] = (abs(float(r["pose"]["yaw"])), float(error))
+    return out
+
+
+def _view_summary(errors: dict[str, tuple[float, float]]) -> dict:
+    """Mean and median geodesic error, and the mean by abs(yaw) bin (with counts)."""
+    from expnet.evaluation.pose import YAW_BINS
+    yaw, err = np.array(list(errors.values()), float).reshape(-1, 2).T
+    out = {"views": len(err), "mean": float(err.mean()) if len(err) else float("nan"),
+           "median": float(np.median(err)) if len(err) else float("nan")}
+    for lo, hi in YAW_BINS:
+        inside = (yaw >= lo) & ((yaw < hi) | (hi == YAW_BINS[-1][1]))
+        out[f"{lo}-{hi}"] = {"views": int(inside.sum()), "mean": float(err[inside].mean()) if inside.any() else float("nan")}
+    return out
+
+
 def emotion_sets(data: str | os.PathLike | None = None, profiled: str | os.PathLike | None = None
                  ) -> list[tuple[EmotionSet, float]]:
     """The (dataset, scale) pairs of a comparison: FER-2013 validation, CK+48 peak at x1 and
@@ -204,7 +238,7 @@ def emotion_sets(data: str | os.PathLike | None = None, profiled: str | os.PathL
 def compare_models(models: list[str], references: list[str] | None = None,
                    sets: list[tuple[EmotionSet, float]] | None = None, profiled: str | os.PathLike | None = None,
                    aflw: str | os.PathLike | None = None, cache_dir: str | os.PathLike = "outputs/cache/features",
-                   progress: bool = True) -> Comparison:
+                   progress: bool = True, pose_views: list[str | os.PathLike] | None = None) -> Comparison:
     """Score ``models`` (and ``references``, default: the first model) on the same items.
 
     Parameters
@@ -219,6 +253,9 @@ def compare_models(models: list[str], references: list[str] | None = None,
         A folder of ``expnet profile --yaws ... --crop PX`` views: the predicted over the true yaw.
     aflw : path, optional
         An AFLW2000-3D-style folder (head pose with both box sources).
+    pose_views : list of paths, optional
+        Folders of ``expnet profile`` views of held-out faces: each model's rotation error view by
+        view, tested against each reference (Wilcoxon signed-rank).
     """
     references = list(references or models[:1])
     every = list(dict.fromkeys(references + list(models)))
@@ -252,6 +289,17 @@ def compare_models(models: list[str], references: list[str] | None = None,
                 for score, ref_score in zip(result.pose[str(m)], result.pose[str(r)]):
                     stats = pose_paired_test(_face_errors(score), _face_errors(ref_score))
                     result.pose_tests.append(PosePairedTest(score["boxes"], str(m), str(r), *stats))
+    for folder in pose_views or []:
+        name = Path(folder).name
+        errors = {m: view_errors(m, folder) for m in every}
+        for m in every:
+            result.view_pose.setdefault(str(m), {})[name] = _view_summary(errors[m])
+        for m in models:
+            for r in references:
+                if m != r:
+                    stats = pose_paired_test({k: e for k, (_, e) in errors[m].items()},
+                                             {k: e for k, (_, e) in errors[r].items()})
+                    result.pose_tests.append(PosePairedTest("label", str(m), str(r), *stats, items=name))
     if profiled is not None:
         result.yaw_ratio = {str(m): yaw_ratio(m, profiled) for m in every}
     return result
@@ -297,12 +345,24 @@ def write_compare_report(folder: str | os.PathLike, result: Comparison) -> Path:
         lines += ["", "## Paired tests on head pose (Wilcoxon signed-rank, two-sided)", "",
                   "Each face's mean yaw/pitch/roll error against the reference's on the same face; the faces "
                   "each model reads closer.", "",
-                  "| model | reference | boxes | faces | error | reference | model closer | reference closer | p "
-                  "| verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| model | reference | items | boxes | faces | error | reference | model closer | reference closer "
+                  "| p | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in result.pose_tests:
-            lines.append(f"| {names[t.model]} | {names[t.reference]} | {t.boxes} | {t.faces} | {t.error:.2f} | "
+            lines.append(f"| {names[t.model]} | {names[t.reference]} | {t.items} | {t.boxes} | {t.faces} | "
+                         f"{t.error:.2f} | "
                          f"{t.reference_error:.2f} | {t.lower_model} | {t.lower_reference} | {t.p_value:.3f} | "
                          f"{t.verdict} |")
+    if result.view_pose:
+        folders = list(next(iter(result.view_pose.values())))
+        first = next(iter(result.view_pose.values()))[folders[0]]
+        bins = [k for k in first if isinstance(first[k], dict)]
+        lines += ["", "## Rotation error on profiled views of held-out faces (geodesic, degrees)", "",
+                  "| model | views | count | mean | median | " + " | ".join(f"abs(yaw) {b}" for b in bins) + " |",
+                  "|---|---|---|---|---|" + "---|" * len(bins)]
+        for m, by_folder in result.view_pose.items():
+            for name, v in by_folder.items():
+                lines.append(f"| {names[m]} | {name} | {v['views']} | {v['mean']:.2f} | {v['median']:.2f} | "
+                             + " | ".join(f"{v[b]['mean']:.2f}" for b in bins) + " |")
     if result.yaw_ratio:
         yaws = [y for y in next(iter(result.yaw_ratio.values())) if float(y) != 0]
         lines += ["", "## Predicted over true abs(yaw) on the profiled views", "",

@@ -1,6 +1,7 @@
 """expnet evaluate compare: models scored on the same items, exact McNemar tests, pose tables."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -79,3 +80,32 @@ def test_pose_paired_test_compares_the_faces_both_found():
     assert p < 0.01
     assert pose_paired_test(model, dict(model))[3:] == (0, 0, 1.0)  # every face ties
     assert pose_paired_test(model, {})[0] == 0
+
+
+def test_pose_views_score_the_rotation_view_by_view(onnx_model, tmp_path):
+    # views whose "truth" is the shipped model's own answer, exact and turned 10 degrees about y
+    from expnet.assets.samples import sample_path
+    from expnet.face.pose import euler_to_rotation
+    from expnet.inference.predictor import ExpNet
+    face = ExpNet().predict(sample_path("takeo.ppm")).faces[0]
+    views = tmp_path / "views"
+    views.mkdir()
+    rows = []
+    for name, turn in (("exact", 0.0), ("turned", 10.0)):
+        rotation = face.pose.rotation @ euler_to_rotation(0.0, np.radians(turn), 0.0)
+        rows.append({"image": str(sample_path("takeo.ppm")), "status": "ok", "box": list(face.box[:4]),
+                     "pose": {"rotation": rotation.tolist(), "yaw": face.pose.yaw + turn}})
+    for row, name in zip(rows, ("a.ppm", "b.ppm")):  # views are keyed by file name: one each
+        shutil.copy(row["image"], views / name)
+        row["image"] = str(views / name)
+    rows.append({**rows[0], "image": str(views / "gone.jpg")})  # an image no longer there: left out
+    (views / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = compare_models([str(onnx_model)], ["expnet/models/expnet.onnx"], pose_views=[views], progress=False)
+    shipped = result.view_pose["expnet/models/expnet.onnx"]["views"]
+    assert shipped["views"] == 2 and shipped["mean"] == pytest.approx(5.0, abs=0.05)
+    assert shipped["0-30"]["views"] == 2 - shipped["30-60"]["views"] - shipped["60-90"]["views"]
+    (test,) = result.pose_tests
+    assert (test.items, test.boxes, test.faces, test.reference) == ("views", "label", 2, "expnet/models/expnet.onnx")
+    assert test.reference_error == pytest.approx(5.0, abs=0.05)
+    report = write_compare_report(tmp_path / "report", result).read_text()
+    assert "profiled views of held-out faces" in report and "| views | 2 |" in report
