@@ -12,6 +12,7 @@
 #   scripts/train_turned_heads.sh pose-head 0      # pose-vertex on views with ears, neck and no black canvas
 #   scripts/train_turned_heads.sh pose-mix 0       # pose-vertex on both kinds of views, half each
 #   scripts/train_turned_heads.sh pose-mix-all 0   # pose-mix with head views of every usable face
+#                                                  # (HEAD_ALL_FACES=1 scripts/profile_shared_data.sh)
 #   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
 #   scripts/train_turned_heads.sh expression-fer 0 # the same with FER-2013's share raised to 55%
 #   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
