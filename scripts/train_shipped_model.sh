@@ -3,8 +3,8 @@
 # network and the pose network (scripts/train_turned_heads.sh) -> one two-network ONNX -> the
 # reports -> the model card. Every step resumes where it stopped. On this project's 2-core machine
 # the shipped networks trained in 26.8 and 14.7 min (their cards), profiling took 102 min beside
-# trainings and 37 min more for the views with the head (docs/results/models.md), and the
-# emotion report 11.5 min.
+# trainings, 37 min more for the views with the head and under 6 for the held-out identities'
+# head views (docs/results/models.md), and the emotion report 11.5 min.
 #
 #   scripts/train_shipped_model.sh                     # the shipped runs
 #   EXPRESSION=expression-s0 POSE=pose-pitch-s0 scripts/train_shipped_model.sh   # other runs
