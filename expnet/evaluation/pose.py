@@ -5,9 +5,9 @@ yaw, roll in radians, then scale and translation) and ``pt3d_68`` (3 x 68 landma
 Each method's yaw, pitch and roll are compared with ``Pose_Para`` (mean and median absolute error,
 overall and by abs(yaw) bin), so is its rotation as a whole (the geodesic angle between the
 predicted and the true rotation: past 60 degrees of yaw pitch and roll trade places in the Euler
-angles, so a head read nearly right can show large pitch and roll errors), and the 68 landmarks projected from its 3D face with ``pt3d_68``
-(NME: mean point distance over the square root of the ground-truth landmarks' box area, the
-usual AFLW2000-3D normalisation).
+angles, so a head read nearly right can show large pitch and roll errors), and the 68 landmarks
+projected from its 3D face with ``pt3d_68`` (NME: mean point distance over the square root of the
+ground-truth landmarks' box area, the usual AFLW2000-3D normalisation).
 
 Boxes: ``gt`` derives each face box from the ground-truth landmarks (extents x0, y0, W, H: centre
 (x0 + 0.5 W, y0 + 0.38 H), side 1.05 H, in the dlib-hog convention every method takes), so the
@@ -31,6 +31,13 @@ from expnet.face.pose import euler_to_rotation, rotation_angle, rotation_to_eule
 from expnet.io.atomic import write_text
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
+
+
+def yaw_bins(abs_yaw: np.ndarray) -> dict[str, np.ndarray]:
+    """``"lo-hi"`` -> which of the ``abs_yaw`` (degrees) fall in each of :data:`YAW_BINS` (the last
+    one closed)."""
+    return {f"{lo}-{hi}": (abs_yaw >= lo) & ((abs_yaw < hi) | (hi == YAW_BINS[-1][1])) for lo, hi in YAW_BINS}
+
 POSE_METHODS = ("expnet", "dlib-fit")
 MIN_IOU = 0.3
 
@@ -183,10 +190,10 @@ def score(data: PoseSet, poses: MethodPoses, method: str, boxes: str) -> PoseSco
     true_r, pred_r = (euler_to_rotation(*np.radians(a[found]).T) for a in (data.angles, poses.angles))
     geodesic[found] = rotation_angle(true_r, pred_r)
     by_yaw, rotation = {}, {"mean": _round(geodesic[found], np.mean), "median": _round(geodesic[found], np.median)}
-    for lo, hi in YAW_BINS:
-        inside = found & (yaw >= lo) & ((yaw < hi) | (hi == YAW_BINS[-1][1]))
-        by_yaw[f"{lo}-{hi}"] = {**summary(err[inside], np.mean), "images": int(inside.sum())}
-        rotation[f"{lo}-{hi}"] = _round(geodesic[inside], np.mean)
+    for name, inside in yaw_bins(yaw).items():
+        inside &= found
+        by_yaw[name] = {**summary(err[inside], np.mean), "images": int(inside.sum())}
+        rotation[name] = _round(geodesic[inside], np.mean)
     lo, hi = data.landmarks.min(1), data.landmarks.max(1)
     size = np.sqrt(np.prod(hi - lo, axis=1))
     nme = np.linalg.norm(poses.landmarks - data.landmarks, axis=2).mean(1) / size

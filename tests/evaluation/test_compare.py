@@ -91,7 +91,7 @@ def test_pose_views_score_the_rotation_view_by_view(onnx_model, tmp_path):
     views = tmp_path / "views"
     views.mkdir()
     rows = []
-    for name, turn in (("exact", 0.0), ("turned", 10.0)):
+    for turn in (0.0, 10.0):
         rotation = face.pose.rotation @ euler_to_rotation(0.0, np.radians(turn), 0.0)
         rows.append({"image": str(sample_path("takeo.ppm")), "status": "ok", "box": list(face.box[:4]),
                      "pose": {"rotation": rotation.tolist(), "yaw": face.pose.yaw + turn}})
