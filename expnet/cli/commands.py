@@ -98,7 +98,8 @@ def run_train(args) -> int:
                          max_minutes=args.max_minutes, init=args.init, extra=args.extra, device=args.device,
                          loss_weights=_numbers(args.loss_weights, "--loss-weights E,P,S", 3),
                          pose_loss=args.pose_loss, label_weights=_numbers(args.label_weights, "--label-weights"),
-                         epoch_samples=args.epoch_samples, fill_black=args.fill_black, enlarge=args.enlarge)
+                         epoch_samples=args.epoch_samples, fill_black=args.fill_black, occlude=args.occlude,
+                         enlarge=args.enlarge)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0
 

@@ -343,6 +343,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--fill-black", type=float, default=d["fill_black"],
                    help="probability that a crop's black canvas (profiled views, padding) takes another crop's "
                         "pixels, so that the pose cannot be read off it")
+    p.add_argument("--occlude", type=float, default=d["occlude"],
+                   help="probability that a band of a training crop is covered with flat grey (sunglasses, hands: "
+                        "the pose read from what is left of the head)")
     p.add_argument("--net", default=None,
                    help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
     p.add_argument("--quiet", action="store_true", help="no progress bar")

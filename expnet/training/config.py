@@ -75,6 +75,7 @@ class TrainConfig:
     label_weights: tuple[float, ...] | None = None  # share of each label file in an epoch (None: all once)
     epoch_samples: int = 0             # samples drawn per epoch (0: the training set's size)
     fill_black: float = 0.0            # probability that a crop's black canvas takes another crop's pixels
+    occlude: float = 0.0               # probability that a band of a crop is covered with flat grey
     enlarge: float = ENLARGE           # the crop: the box squared and enlarged this much (wider: more head)
 
     def __post_init__(self):
@@ -101,8 +102,9 @@ class TrainConfig:
                                  f"and not all zero; got {self.label_weights!r}")
         if not 1.0 <= float(self.enlarge) <= 3.0:
             raise ValueError(f"enlarge must be within [1, 3], got {self.enlarge!r}")
-        if not 0.0 <= float(self.fill_black) <= 1.0:
-            raise ValueError(f"fill_black is a probability, got {self.fill_black!r}")
+        for name in ("fill_black", "occlude"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name} is a probability, got {getattr(self, name)!r}")
         if int(self.epoch_samples) < 0:
             raise ValueError(f"epoch_samples must not be negative, got {self.epoch_samples!r}")
         unknown = set(self.net) - set(NetConfig.__dataclass_fields__)

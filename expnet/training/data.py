@@ -187,6 +187,10 @@ class Augment:
     # the yaw: a network can read the pose off it, which real photos never show. With this
     # probability a crop's black pixels take another crop's pixels (of the same batch) instead.
     p_fill: float = 0.0
+    # Real faces are covered (sunglasses, hands, hair, masks) where rendered views never are: with
+    # this probability a band of the crop takes one flat grey, so that the pose has to be read from
+    # what is left of the head.
+    p_occlude: float = 0.0
 
 
 def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCoder,
@@ -218,6 +222,8 @@ def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCo
                 donor = warped[(j + 1 + int(rng.integers(b - 1))) % b]
                 black = img < 2  # the canvas and the padding (edges interpolated a little)
                 img = np.where(black, donor, img)
+            if augment.p_occlude > 0 and rng.random() < augment.p_occlude:
+                img = _occlude(img, rng)
             img = _degrade(img, rng, augment)
         out[j, 0] = img
     pose = coder.encode_pose(samples.rotation[index], samples.scale[index], samples.translation[index],
@@ -237,6 +243,16 @@ def centre_affines(samples: SampleSet, index: np.ndarray, size: int) -> np.ndarr
     out = np.empty_like(a)
     out[:, :, :2] = m[:, :2] @ a[:, :, :2]
     out[:, :, 2] = (m[:, :2] @ a[:, :, 2:])[..., 0] + m[:, 2]
+    return out
+
+
+def _occlude(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A flat grey band (25-60% of the crop wide, 10-30% high) somewhere over the face."""
+    size = img.shape[0]
+    w, h = (rng.uniform((0.25, 0.10), (0.60, 0.30)) * size).astype(int)
+    x, y = (rng.uniform(0.2, 0.8, 2) * size - (w / 2, h / 2)).astype(int).clip(0)
+    out = img.copy()
+    out[y:y + h, x:x + w] = rng.uniform(0, 255)
     return out
 
 

@@ -242,7 +242,7 @@ class Trainer:
         run.net.train()
         batches = self._epoch_batches(run, rng)
         seeds = rng.integers(0, 2**31, len(batches))
-        augment = Augment(p_fill=c.fill_black) if c.augment else None
+        augment = Augment(p_fill=c.fill_black, p_occlude=c.occlude) if c.augment else None
 
         def prepare(k: int):
             return make_batch(run.samples, batches[k], c.input_size, run.coder,

@@ -162,6 +162,30 @@ def test_black_canvas_is_filled_from_another_crop(model):
     assert np.allclose(filled[:, 0, :, 40:], kept[:, 0, :, 40:])  # the face itself is untouched
 
 
+def test_occlusion_covers_one_flat_band_of_each_crop(model):
+    from expnet.training.config import TrainConfig
+    from expnet.training.data import Augment, SampleSet, make_batch
+    n, side = 8, 83
+    samples = SampleSet(crops=np.full((n, side, side), 200, np.uint8), expression=np.zeros((n, 10)),
+                        shape=np.zeros((n, 40)), rotation=np.tile(euler_to_rotation(0, 0, 0), (n, 1, 1)),
+                        scale=np.full(n, 0.002), translation=np.full((n, 2), 300.0),
+                        affine=np.tile(np.eye(2, 3), (n, 1, 1)), identity=np.array(["a"] * n),
+                        source=np.array(["x"] * n), flipped=np.zeros(n, bool))
+    coder = TargetCoder.from_model(model.landmarks)
+    quiet = Augment(p_lowres=0, p_blur=0, p_jpeg=0, shift=0, zoom=0, contrast=0, brightness=0)
+    crops, _, pose, _ = make_batch(samples, np.arange(n), 64, coder, np.random.default_rng(0),
+                                   Augment(**{**quiet.__dict__, "p_occlude": 1.0}))
+    _, _, clean_pose, _ = make_batch(samples, np.arange(n), 64, coder, np.random.default_rng(0), quiet)
+    for crop in crops[:, 0]:
+        ys, xs = np.nonzero(np.abs(crop - 200) > 0.5)
+        assert len(np.unique(crop[ys, xs])) == 1                            # one flat grey
+        assert len(ys) == (np.ptp(ys) + 1) * (np.ptp(xs) + 1)                # a rectangle
+        assert 0.25 * 0.10 * 0.5 <= len(ys) / 64 ** 2 <= 0.60 * 0.30         # a band, clipped at most in half
+    assert np.array_equal(pose, clean_pose)                                 # the labels stay the truth
+    with pytest.raises(ValueError, match="occlude is a probability"):
+        TrainConfig(labels=["x.jsonl"], occlude=1.5)
+
+
 def test_a_pose_network_may_see_a_wider_crop_than_the_expression_network(trained, tmp_path):
     import onnxruntime as ort
 
