@@ -351,9 +351,8 @@ def write_compare_report(folder: str | os.PathLike, result: Comparison) -> Path:
                          f"{t.error:.2f} | {t.reference_error:.2f} | {t.lower_model} | {t.lower_reference} | "
                          f"{t.p_value:.3f} | {t.verdict} |")
     if result.view_pose:
-        folders = list(next(iter(result.view_pose.values())))
-        first = next(iter(result.view_pose.values()))[folders[0]]
-        bins = [k for k in first if isinstance(first[k], dict)]
+        from expnet.evaluation.pose import YAW_BINS
+        bins = [f"{lo}-{hi}" for lo, hi in YAW_BINS]
         lines += ["", "## Rotation error on profiled views of held-out faces (geodesic, degrees)", "",
                   "| model | views | count | mean | median | " + " | ".join(f"abs(yaw) {b}" for b in bins) + " |",
                   "|---|---|---|---|---|" + "---|" * len(bins)]
