@@ -15,6 +15,7 @@
 #                                                  # (HEAD_ALL_FACES=1 scripts/profile_shared_data.sh)
 #   scripts/train_turned_heads.sh pose-mix-occ 0   # pose-mix with 30% of the crops partly covered
 #   scripts/train_turned_heads.sh pose-mix-big 0   # pose-mix on a wider network (1.8x the work)
+#   scripts/train_turned_heads.sh pose-mix-all-big 0   # pose-mix-all on that wider network
 #   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
 #   scripts/train_turned_heads.sh expression-fer 0 # the same with FER-2013's share raised to 55%
 #   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
@@ -105,6 +106,14 @@ case "$NAME" in
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 32, "widths": [48, 96, 160, 256]}' ;;
+  pose-mix-all-big)
+    # pose-mix-all's data on pose-mix-big's network: three times the head views helped a little on
+    # held-out views with the small network; does a wider one make more of them?
+    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head-all/labels.jsonl" "$P/utkface-head-all/labels.jsonl" \
+      "$P/lfw-val-head-3v/labels.jsonl" --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15,0 \
+      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
+      --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
+      --net '{"stem": 32, "widths": [48, 96, 160, 256]}' ;;
   expression)
     # the shipped recipe (its network, loss and schedule) on its data plus UTKFace and 20% profiled
     # views (expression under pose), FER-2013's share kept the largest
@@ -123,6 +132,6 @@ case "$NAME" in
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.2,0.35,0.1,0.175,0.175,0 \
       --out "$OUT" --input-size 112 --lr 1e-3 --epochs 26 --pose-loss vertex "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, expression, expression-fer, joint)" >&2
+  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, pose-mix-all-big, expression, expression-fer, joint)" >&2
      exit 2 ;;
 esac
