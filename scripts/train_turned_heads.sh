@@ -30,6 +30,11 @@ VIEWS=("$P/lfw-train-3v/labels.jsonl" "$P/utkface-3v/labels.jsonl" "$P/lfw-val-3
 OUT="outputs/train/turned-heads/$NAME-s$SEED"
 COMMON=(--optimizer adamw --seed "$SEED" --max-minutes "$MAX_MINUTES" --epoch-samples 40000)
 # lfw-val-3v holds only held-out identities: it is validation, whatever its share.
+# A -big pose recipe runs on the project's default widths (stem 32, stages 48-96-160-256: 5.9 M
+# multiply-adds at 56 px instead of 3.2 M, 0.40 M parameters instead of 0.25 M): more data and
+# longer training had stopped paying on real faces, so was it the network's size that limited it?
+if [[ $NAME == *-big ]]; then POSE_NET='{"stem": 32, "widths": [48, 96, 160, 256]}'
+else POSE_NET='{"stem": 24, "widths": [32, 64, 128, 192]}'; fi
 case "$NAME" in
   pose-vertex|pose-euler|pose-vertex-fill)
     # the paper's arrangement: a pose network (FacePoseNet's role) on real and profiled faces,
@@ -72,14 +77,14 @@ case "$NAME" in
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  pose-mix)
+  pose-mix|pose-mix-big)
     # pose-vertex on both renderings, half of the profiled share each: neither one's artefacts (the
     # mask on black, the smeared skin of the head) can stand in for the pose
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head/labels.jsonl" "$P/utkface-head/labels.jsonl" \
       --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15 \
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
-      --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
+      --net "$POSE_NET" ;;
   pose-mix-occ)
     # pose-mix with a flat grey band over 30% of the crops: the face behind sunglasses at 70.9
     # degrees is what is left of AFLW2000-3D's 60-90 bin, and rendered views are never covered
@@ -88,7 +93,7 @@ case "$NAME" in
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  pose-mix-all)
+  pose-mix-all|pose-mix-all-big)
     # pose-mix with the head views of every usable face (the -head sets hold the first 4,000 of
     # each dataset): the same shares, three times the head views to draw them from; the held-out
     # identities' head views join validation, so that the epoch kept is judged on both renderings
@@ -96,24 +101,7 @@ case "$NAME" in
       "$P/lfw-val-head-3v/labels.jsonl" --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15,0 \
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
-      --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  pose-mix-big)
-    # pose-mix on the project's default widths (stem 32, stages 48-96-160-256: 5.9 M multiply-adds
-    # instead of 3.2 M, 0.40 M parameters instead of 0.25 M): more data and longer training stopped
-    # paying on real faces, so is it the network's size that limits it?
-    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head/labels.jsonl" "$P/utkface-head/labels.jsonl" \
-      --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15 \
-      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
-      --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
-      --net '{"stem": 32, "widths": [48, 96, 160, 256]}' ;;
-  pose-mix-all-big)
-    # pose-mix-all's data on pose-mix-big's network: three times the head views helped a little on
-    # held-out views with the small network; does a wider one make more of them?
-    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head-all/labels.jsonl" "$P/utkface-head-all/labels.jsonl" \
-      "$P/lfw-val-head-3v/labels.jsonl" --label-weights 0.15,0.1,0.15,0.15,0.15,0,0.15,0.15,0 \
-      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
-      --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
-      --net '{"stem": 32, "widths": [48, 96, 160, 256]}' ;;
+      --net "$POSE_NET" ;;
   expression)
     # the shipped recipe (its network, loss and schedule) on its data plus UTKFace and 20% profiled
     # views (expression under pose), FER-2013's share kept the largest
