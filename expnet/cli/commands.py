@@ -41,7 +41,8 @@ def run_label(args) -> int:
     if args.extra:
         from expnet.face.extra_basis import load_extra
         extra = load_extra(args.extra)
-    options = dict(detector=args.detector, workers=args.workers, landmarks=args.landmarks, extra=extra)
+    options = dict(detector=args.detector, workers=args.workers, landmarks=args.landmarks, extra=extra,
+                   pose=args.pose)
     if args.engine == "ray":
         from expnet.cluster.label import RayLabelPipeline
         pipeline: LabelPipeline = RayLabelPipeline(address=args.ray_address, **options)

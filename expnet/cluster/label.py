@@ -81,8 +81,8 @@ class RayLabelPipeline(LabelPipeline):
 
     def __init__(self, detector: str = "auto", workers: int | None = None, fit_config: FitConfig | None = None,
                  model: FaceModel | None = None, landmarks: str = "dlib", address: str | None = None,
-                 extra: ExtraComponents | None = None):
-        super().__init__(detector, workers, fit_config, model, landmarks, extra)
+                 extra: ExtraComponents | None = None, pose: str = "fit"):
+        super().__init__(detector, workers, fit_config, model, landmarks, extra, pose)
         self.address = address
         self.requested = workers
         self.actors = 1

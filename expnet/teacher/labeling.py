@@ -32,6 +32,7 @@ from expnet.io.pools import worker_map
 from expnet.io.sidefile import open_side_file, read_side_file
 from expnet.io.summary import JobSummary, interruptible
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
+from expnet.teacher.mesh_pose import align_to_mesh
 
 
 @dataclass
@@ -52,6 +53,9 @@ class Observation:
 
 
 LANDMARK_BACKENDS = ("dlib", "mesh")
+# Where a row's pose comes from: the 2D landmark fit, or FaceMesh's depth (needs mesh landmarks;
+# :mod:`expnet.teacher.mesh_pose`).
+POSE_SOURCES = ("fit", "mesh")
 
 
 @dataclass
@@ -180,15 +184,25 @@ def _read_observations(path: Path, settings: dict) -> dict[str, Observation]:
 
 
 class LabelPipeline:
-    """Label a list of face images with pose, shape and expression from a landmark fit."""
+    """Label a list of face images with pose, shape and expression from a landmark fit.
+
+    ``pose="mesh"`` (with ``landmarks="mesh"``) takes each face's pose from FaceMesh's 3D points
+    instead of the 2D fit (steep pitches the fit reads flatter); shape and expression stay the
+    fit's, so such rows are for training pose, not for expression.
+    """
 
     def __init__(self, detector: str = "auto", workers: int | None = None,
                  fit_config: FitConfig | None = None, model: FaceModel | None = None, landmarks: str = "dlib",
-                 extra: ExtraComponents | None = None):
+                 extra: ExtraComponents | None = None, pose: str = "fit"):
         if landmarks not in LANDMARK_BACKENDS:
             raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
+        if pose not in POSE_SOURCES:
+            raise ValueError(f"pose must be one of {POSE_SOURCES}, got {pose!r}")
+        if pose == "mesh" and landmarks != "mesh":
+            raise ValueError("pose 'mesh' needs FaceMesh's points: use it with landmarks 'mesh'")
         self.detector = detector
         self.landmarks = landmarks
+        self.pose = pose
         self.workers = workers or os.cpu_count() or 1
         self.model = model or FaceModel.load()
         # With extra components the fit solves 10 + K expression coefficients; rows keep the
@@ -231,6 +245,10 @@ class LabelPipeline:
             return rows
         pts = np.array([observations[i].landmarks for i in ok], dtype=np.float64)
         final, counts = self.solve(pts, [identities[i] for i in ok])
+        if self.pose == "mesh":  # the fitted face placed on the mesh's 3D points
+            meshes = np.array([observations[i].mesh for i in ok], dtype=np.float64)
+            vertices = self.fit_model.vertices(final["shape"], final["expression"])
+            final["rotation"], final["scale"], final["translation"] = align_to_mesh(vertices, meshes)
         for j, i in enumerate(ok):
             self._fill_row(rows[i], {k: v[j] for k, v in final.items()}, int(counts[j]))
         return rows
