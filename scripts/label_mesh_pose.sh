@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The pose network's real faces labelled with FaceMesh's pose (`expnet label --landmarks mesh
-# --pose mesh`): the rotation fitted to the mesh's 3D points, where the 2D fit of dlib's landmarks
-# reads steep pitches flatter. Same images as scripts/label_shared_data.sh and the UTKFace labels
-# of scripts/profile_shared_data.sh; outputs/labels/*-meshpose.jsonl (not in git). Resumable.
+# The pose network's real faces labelled with FaceMesh's pose (`expnet label --pose mesh`): the
+# rows of scripts/label_shared_data.sh (and the UTKFace labels of scripts/profile_shared_data.sh),
+# the same detector, dlib landmarks and fit, but the pose fitted to FaceMesh's 3D points, where the
+# 2D fit reads steep pitches flatter. outputs/labels/*-meshpose.jsonl (not in git). Resumable.
 set -euo pipefail
 # expnet label exits 1 when some images have no face (each has its row): that is not a failure here.
-label() { expnet label --landmarks mesh --pose mesh "$@" || [ $? -eq 1 ]; }
+label() { expnet label --pose mesh "$@" || [ $? -eq 1 ]; }
 DATA="${EXPNET_DATA:-../shared/data}"
 OUT="${1:-outputs/labels}"
 mkdir -p "$OUT"

@@ -16,6 +16,8 @@
 #   scripts/train_turned_heads.sh pose-mix-occ 0   # pose-mix with 30% of the crops partly covered
 #   scripts/train_turned_heads.sh pose-mix-big 0   # pose-mix on a wider network (1.8x the work)
 #   scripts/train_turned_heads.sh pose-mix-all-big 0   # pose-mix-all on that wider network
+#   scripts/train_turned_heads.sh pose-mesh-big 0  # pose-mix-big, the real faces' pose from FaceMesh's
+#                                                  # 3D points (scripts/label_mesh_pose.sh)
 #   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
 #   scripts/train_turned_heads.sh expression-fer 0 # the same with FER-2013's share raised to 55%
 #   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
@@ -35,6 +37,10 @@ COMMON=(--optimizer adamw --seed "$SEED" --max-minutes "$MAX_MINUTES" --epoch-sa
 # longer training had stopped paying on real faces, so was it the network's size that limited it?
 if [[ $NAME == *-big ]]; then POSE_NET='{"stem": 32, "widths": [48, 96, 160, 256]}'
 else POSE_NET='{"stem": 24, "widths": [32, 64, 128, 192]}'; fi
+# A pose-mesh recipe takes its real faces' pose from FaceMesh's 3D points: the 2D fit of dlib's
+# landmarks reads steep pitches flatter (AFLW2000-3D faces pitched 31-36 degrees at 8-23).
+if [[ $NAME == pose-mesh* ]]; then
+  REAL=("$L/lfw-expressions-meshpose.jsonl" "$L/fer2013-train-meshpose.jsonl" "$L/utkface-meshpose.jsonl"); fi
 case "$NAME" in
   pose-vertex|pose-euler|pose-vertex-fill)
     # the paper's arrangement: a pose network (FacePoseNet's role) on real and profiled faces,
@@ -77,7 +83,7 @@ case "$NAME" in
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  pose-mix|pose-mix-big)
+  pose-mix|pose-mix-big|pose-mesh-big)
     # pose-vertex on both renderings, half of the profiled share each: neither one's artefacts (the
     # mask on black, the smeared skin of the head) can stand in for the pose
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head/labels.jsonl" "$P/utkface-head/labels.jsonl" \
@@ -120,6 +126,6 @@ case "$NAME" in
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.2,0.35,0.1,0.175,0.175,0 \
       --out "$OUT" --input-size 112 --lr 1e-3 --epochs 26 --pose-loss vertex "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, pose-mix-all-big, expression, expression-fer, joint)" >&2
+  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, pose-mix-all-big, pose-mesh-big, expression, expression-fer, joint)" >&2
      exit 2 ;;
 esac

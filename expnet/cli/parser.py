@@ -93,9 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dlib: dlib's 68-point predictor; mesh: MediaPipe FaceMesh, its 68-point "
                         "iBUG-compatible subset is fitted and its 468 points are kept in the rows")
     p.add_argument("--pose", default="fit", choices=["fit", "mesh"],
-                   help="fit: each row's pose from the 2D landmark fit; mesh (with --landmarks mesh): from "
-                        "FaceMesh's 3D points, which read steep pitches the 2D fit flattens (rows for "
-                        "training pose: shape and expression stay the fit's)")
+                   help="fit: each row's pose from the 2D landmark fit; mesh: the fitted face placed on "
+                        "FaceMesh's 3D points (run on the box beside the landmarks), which read steep "
+                        "pitches the 2D fit flattens (rows for training pose)")
     p.add_argument("--extra", metavar="NPZ",
                    help="extra expression components (shipped: the package's ten; or an .npz of expnet components): "
                         "the fit solves 10 + K coefficients and rows add expression_extra")

@@ -35,9 +35,9 @@ FACES_PER_FIT = 1000    # the fit is vectorised over faces: large batches
 class _Observe:
     """One Ray actor: detector and landmark model (built once), a block of paths -> observations."""
 
-    def __init__(self, detector: str, landmarks: str):
+    def __init__(self, detector: str, landmarks: str, mesh: bool = False):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        self.observer = Observer(detector, landmarks)
+        self.observer = Observer(detector, landmarks, mesh)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         return {"observation": [json.dumps(asdict(self.observer(str(p)))) for p in batch["image"]]}
@@ -98,8 +98,8 @@ class RayLabelPipeline(LabelPipeline):
         actors = min(self.actors, len(todo))
         per_block = min(IMAGES_PER_BLOCK, math.ceil(len(todo) / actors))
         ds = ray.data.from_items([{"image": p} for p in todo], override_num_blocks=math.ceil(len(todo) / per_block))
-        ds = ds.map_batches(shielded(__name__, "_Observe"), fn_constructor_args=(self.detector, self.landmarks),
-                            batch_size=None,
+        ds = ds.map_batches(shielded(__name__, "_Observe"),
+                            fn_constructor_args=(self.detector, self.landmarks, self.pose == "mesh"), batch_size=None,
                             compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for text in batch["observation"]:

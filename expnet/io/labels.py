@@ -4,7 +4,8 @@ the status values, the residual cut-off training takes, and reading and writing 
 A row is one image: ``image, status, error, identity, width, height, detector, box, score,
 landmarks (68 x 2), pose {yaw, pitch, roll, rotation, translation, scale}, shape, expression,
 residual, expression_at_bound, identity_images`` (plus ``mesh``, ``expression_extra`` and
-``extra_version`` where they apply, and ``profiled_from`` and ``view`` for profiled views).
+``extra_version`` where they apply, and ``profiled_from`` and ``view`` for profiled views); a pose
+taken from FaceMesh's 3D points instead of the fit says so with ``source: "mesh"``.
 Files are JSON Lines, or CSV by the output's suffix (flat columns, for reading, not for training).
 """
 
@@ -25,6 +26,10 @@ STATUS_NO_FACE = "no_face"
 STATUS_ERROR = "error"
 STATUS_FIT_FAILED = "fit_failed"
 STATUSES = (STATUS_OK, STATUS_NO_FACE, STATUS_ERROR, STATUS_FIT_FAILED)
+
+# ``pose["source"]`` of rows whose pose comes from FaceMesh's 3D points (``expnet label --pose
+# mesh``); rows without it carry the landmark fit's pose.
+POSE_SOURCE_MESH = "mesh"
 
 # Rows whose fit is off by more than this (mean landmark error over the inter-ocular distance) are
 # left out of training and profiling: at 0.15 the fit no longer follows the face.

@@ -27,7 +27,7 @@ from expnet.face.extra_basis import ExtraComponents, extend
 from expnet.face.model import FaceModel
 from expnet.face.pose import Pose
 from expnet.io.images import ImageError, load_image, to_gray
-from expnet.io.labels import STATUS_ERROR, STATUS_FIT_FAILED, STATUS_NO_FACE, STATUS_OK, write_rows
+from expnet.io.labels import POSE_SOURCE_MESH, STATUS_ERROR, STATUS_FIT_FAILED, STATUS_NO_FACE, STATUS_OK, write_rows
 from expnet.io.pools import worker_map
 from expnet.io.sidefile import open_side_file, read_side_file
 from expnet.io.summary import JobSummary, interruptible
@@ -81,21 +81,23 @@ class Observer:
 
     ``landmarks``: ``dlib`` (dlib's 68-point predictor, grey) or ``mesh`` (FaceMesh's 468 points,
     colour where the image has it; the 68 are its iBUG-compatible subset, the 468 are kept).
+    ``mesh``: also run FaceMesh on the box for its 468 points (the mesh pose) beside dlib's 68.
     """
 
-    def __init__(self, detector: str = "auto", landmarks: str = "dlib"):
+    def __init__(self, detector: str = "auto", landmarks: str = "dlib", mesh: bool = False):
         from expnet.detection.chain import DetectorChain
         if landmarks not in LANDMARK_BACKENDS:
             raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
         self.detector = DetectorChain(detector)
         self.backend = landmarks
+        self.landmarker = self.mesher = None
         if landmarks == "dlib":
             from expnet.teacher.landmarks import DlibLandmarker
             self.landmarker = DlibLandmarker()
-        else:
+        if landmarks == "mesh" or mesh:
             from expnet.teacher.mesh_landmarks import FaceMeshLandmarker
-            self.landmarker = FaceMeshLandmarker()
-        self.colour = landmarks == "mesh" or self.detector.uses_color
+            self.mesher = FaceMeshLandmarker()
+        self.colour = self.mesher is not None or self.detector.uses_color
 
     def __call__(self, path: str) -> Observation:
         try:
@@ -109,11 +111,10 @@ class Observer:
             if not boxes:
                 return Observation(path, STATUS_NO_FACE, error="no face found", width=w, height=h)
             box = boxes[0]
-            if self.backend == "dlib":
-                pts = self.landmarker.predict(to_gray(image), box)
-            else:
-                pts, points = self.landmarker.predict68(image, box)
+            if self.mesher is not None:
+                subset, points = self.mesher.predict68(image, box)
                 mesh = np.round(points, 2).tolist()
+            pts = self.landmarker.predict(to_gray(image), box) if self.backend == "dlib" else subset
         except Exception as exc:  # a library failure on one image must not stop the batch
             return Observation(path, STATUS_ERROR, error=f"{type(exc).__name__}: {exc}", width=w, height=h)
         return Observation(path, STATUS_OK, width=w, height=h, n_faces=len(boxes),
@@ -186,9 +187,10 @@ def _read_observations(path: Path, settings: dict) -> dict[str, Observation]:
 class LabelPipeline:
     """Label a list of face images with pose, shape and expression from a landmark fit.
 
-    ``pose="mesh"`` (with ``landmarks="mesh"``) takes each face's pose from FaceMesh's 3D points
-    instead of the 2D fit (steep pitches the fit reads flatter); shape and expression stay the
-    fit's, so such rows are for training pose, not for expression.
+    ``pose="mesh"`` takes each face's pose from FaceMesh's 3D points (FaceMesh runs on the box
+    beside either landmark backend) instead of the 2D fit, which reads steep pitches flatter; the
+    fitted face is placed on those points, its shape and expression stay the fit's: rows for
+    training pose.
     """
 
     def __init__(self, detector: str = "auto", workers: int | None = None,
@@ -198,8 +200,6 @@ class LabelPipeline:
             raise ValueError(f"landmarks must be one of {LANDMARK_BACKENDS}, got {landmarks!r}")
         if pose not in POSE_SOURCES:
             raise ValueError(f"pose must be one of {POSE_SOURCES}, got {pose!r}")
-        if pose == "mesh" and landmarks != "mesh":
-            raise ValueError("pose 'mesh' needs FaceMesh's points: use it with landmarks 'mesh'")
         self.detector = detector
         self.landmarks = landmarks
         self.pose = pose
@@ -214,7 +214,8 @@ class LabelPipeline:
     # -- stage one ----------------------------------------------------------------------------
     def observe(self, paths: list[str], side_file: Path, progress: bool = True
                 ) -> tuple[dict[str, Observation], int, float]:
-        settings = {"detector": self.detector, **({"landmarks": self.landmarks} if self.landmarks != "dlib" else {})}
+        settings = {"detector": self.detector, **({"landmarks": self.landmarks} if self.landmarks != "dlib" else {}),
+                    **({"pose": self.pose} if self.pose != "fit" else {})}
         done = _read_observations(side_file, settings)
         todo = [p for p in dict.fromkeys(paths) if p not in done]
         start = time.perf_counter()
@@ -233,14 +234,15 @@ class LabelPipeline:
         return done, len(todo), time.perf_counter() - start
 
     def _run(self, todo: list[str]):
-        yield from worker_map(Observer, (self.detector, self.landmarks), todo, self.workers, ordered=False,
+        yield from worker_map(Observer, (self.detector, self.landmarks, self.pose == "mesh"), todo, self.workers,
+                              ordered=False,
                               chunksize=8)
 
     # -- stage two ----------------------------------------------------------------------------
     def fit(self, observations: list[Observation], identities: list[str | None]) -> list[dict]:
         """Fit every observed face, pool shape per identity, refit. Returns output rows."""
         ok = [i for i, o in enumerate(observations) if o.status == STATUS_OK]
-        rows = [self._base_row(o, ident) for o, ident in zip(observations, identities)]
+        rows = [self._base_row(o, ident, self.landmarks == "mesh") for o, ident in zip(observations, identities)]
         if not ok:
             return rows
         pts = np.array([observations[i].landmarks for i in ok], dtype=np.float64)
@@ -285,6 +287,8 @@ class LabelPipeline:
         for k in ("yaw", "pitch", "roll"):
             pose[k] = round(pose[k], 3)
         pose["scale"] = float(f"{pose['scale']:.6g}")  # ~1e-3 px per model unit: keep digits
+        if self.pose == "mesh":
+            pose["source"] = POSE_SOURCE_MESH
         ten = self.model.landmarks.n_expression
         if self.extra is not None:
             row.update(expression_extra=np.round(fit["expression"][ten:], 5).tolist(),
@@ -307,11 +311,13 @@ class LabelPipeline:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     @staticmethod
-    def _base_row(o: Observation, identity: str | None) -> dict:
+    def _base_row(o: Observation, identity: str | None, keep_mesh: bool) -> dict:
+        """A row before the fit; the 468 points stay in it where they are its landmarks (a mesh
+        observed only for the pose stays in the side file: 1,400 numbers a row)."""
         return {"image": o.image, "status": o.status, "error": o.error, "identity": identity,
                 "width": o.width, "height": o.height, "detector": o.detector, "box": o.box,
                 "score": o.score, "landmarks": o.landmarks, "pose": None, "shape": None,
-                "expression": None, "residual": None, **({"mesh": o.mesh} if o.mesh is not None else {})}
+                "expression": None, "residual": None, **({"mesh": o.mesh} if keep_mesh and o.mesh is not None else {})}
 
     # -- the whole job --------------------------------------------------------------------------
     def run(self, paths: list[str | os.PathLike], output: str | os.PathLike,

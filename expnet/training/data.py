@@ -33,7 +33,7 @@ from expnet.face.ibug68 import mirror_landmarks
 from expnet.inference.targets import TargetCoder
 from expnet.io.atomic import atomic_path
 from expnet.io.images import ImageError, load_image
-from expnet.io.labels import read_usable
+from expnet.io.labels import POSE_SOURCE_MESH, read_usable
 from expnet.teacher.fitting import LandmarkFitter
 
 CONTEXT = 1.3
@@ -153,6 +153,14 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     parts = [fitter.fit(mirrored[k:k + FIT_CHUNK]) for k in range(0, max(len(mirrored), 1), FIT_CHUNK)]
     fit = SimpleNamespace(**{key: np.concatenate([getattr(f, key) for f in parts])
                              for key in ("expression", "shape", "rotation", "scale", "translation")})
+    # A pose that is not the landmark fit's (``expnet label --pose mesh``) is mirrored exactly,
+    # x -> W-1-x: the refit would put the 2D fit's flatter pitch back in the twin.
+    exact = np.array([r["pose"].get("source") == POSE_SOURCE_MESH for r in rows], dtype=bool)
+    if exact.any():
+        flip = np.diag([-1.0, 1.0, 1.0])
+        fit.rotation[exact] = flip @ rot[exact] @ flip
+        fit.scale[exact] = scl[exact]
+        fit.translation[exact] = np.c_[widths[exact] - 1 - trn[exact, 0], trn[exact, 1]]
     # Image -> crop affine of the mirrored image: x' = W-1-x, then the crop, then flip the crop.
     m_aff = affine.copy()
     a = affine[:, 0, 0]

@@ -44,27 +44,30 @@ def test_alignment_checks_the_mesh_shape():
         align_to_mesh(np.zeros((68, 3)), np.zeros((2, 68, 3)))
 
 
-def test_mesh_pose_needs_mesh_landmarks():
-    with pytest.raises(ValueError, match="landmarks 'mesh'"):
-        LabelPipeline(landmarks="dlib", pose="mesh")
+def test_an_unknown_pose_source_is_refused():
     with pytest.raises(ValueError, match="pose must be one of"):
-        LabelPipeline(landmarks="mesh", pose="depth")
+        LabelPipeline(pose="depth")
 
 
-def test_label_rows_take_the_pose_from_the_mesh(tmp_path):
-    common = [str(sample_path("takeo.ppm")), "--landmarks", "mesh", "--detector", "blazeface", "--workers", "1",
+@pytest.mark.parametrize("landmarks", ["dlib", "mesh"])
+def test_label_rows_take_the_pose_from_the_mesh(tmp_path, landmarks):
+    common = [str(sample_path("takeo.ppm")), "--landmarks", landmarks, "--detector", "blazeface", "--workers", "1",
               "--quiet"]
-    assert main(["label", *common, "-o", str(tmp_path / "fit.jsonl")]) == 0
+    assert main(["label", *common, "-o", str(tmp_path / "fit.jsonl"), "--landmarks", "mesh"]) == 0
     assert main(["label", *common, "-o", str(tmp_path / "mesh.jsonl"), "--pose", "mesh"]) == 0
     fit, mesh = (json.loads((tmp_path / f"{n}.jsonl").read_text().splitlines()[0]) for n in ("fit", "mesh"))
-    assert mesh["status"] == "ok" and mesh["shape"] == fit["shape"] and mesh["expression"] == fit["expression"]
+    assert mesh["status"] == "ok" and mesh["pose"]["source"] == "mesh" and "source" not in fit["pose"]
     assert mesh["pose"]["rotation"] != fit["pose"]["rotation"]
+    # the 468 points stay in a row only where they are its landmarks
+    assert ("mesh" in mesh) == (landmarks == "mesh")
+    if landmarks == "mesh":  # the same landmarks and fit: only the pose differs
+        assert mesh["shape"] == fit["shape"] and mesh["expression"] == fit["expression"]
     # the two readings of one near-frontal face agree within a few degrees, and the mesh pose
     # places the fitted face's landmarks on the mesh's points
     assert rotation_angle(np.array(mesh["pose"]["rotation"]), np.array(fit["pose"]["rotation"])) < 8
     model = FaceModel.load().landmarks
     placed = project(model.vertices(np.array(mesh["shape"]), np.array(mesh["expression"])),
                      np.array(mesh["pose"]["rotation"]), mesh["pose"]["scale"], mesh["pose"]["translation"])
-    target = np.array(mesh["mesh"])[IBUG68_FROM_MESH, :2]
+    target = np.array(fit["mesh"])[IBUG68_FROM_MESH, :2]
     size = np.ptp(target, axis=0).max()
     assert np.median(np.linalg.norm(placed - target, axis=1)) < 0.05 * size

@@ -209,3 +209,31 @@ def test_a_pose_network_may_see_a_wider_crop_than_the_expression_network(trained
     with pytest.raises(ValueError, match="whole, even margin"):
         from expnet.training.export import export_onnx
         export_onnx(wide / "best.pt", tmp_path / "bad.onnx", pose_from=out / "best.pt")  # narrower pose crop
+
+
+def test_a_mesh_pose_is_mirrored_exactly_and_a_fit_pose_refitted(tmp_path):
+    """The mirrored twin of a row with FaceMesh's pose keeps that pose, mirrored (x -> W-1-x);
+    a row with the fit's pose gets the refit of its mirrored landmarks, as before."""
+    from expnet.assets.samples import sample_path
+    from expnet.face.model import FaceModel
+    from expnet.teacher.fitting import LandmarkFitter
+    from expnet.training.data import build_samples
+    files = []
+    for pose in ("fit", "mesh"):
+        files.append(tmp_path / f"{pose}.jsonl")
+        assert main(["label", str(sample_path("takeo.ppm")), "-o", str(files[-1]), "--landmarks", "mesh",
+                     "--pose", pose, "--detector", "blazeface", "--workers", "1", "--quiet"]) == 0
+    rows = [json.loads(f.read_text().splitlines()[0]) for f in files]
+    fitter = LandmarkFitter(FaceModel.load().landmarks)
+    s = build_samples([str(f) for f in files], 56, fitter, progress=False)
+    assert s.flipped.tolist() == [False, False, True, True]
+    flip = np.diag([-1.0, 1.0, 1.0])
+    mesh_rotation = np.array(rows[1]["pose"]["rotation"])
+    assert np.allclose(s.rotation[3], flip @ mesh_rotation @ flip)
+    assert np.allclose(s.translation[3], [rows[1]["width"] - 1 - rows[1]["pose"]["translation"][0],
+                                          rows[1]["pose"]["translation"][1]])
+    assert s.scale[3] == pytest.approx(rows[1]["pose"]["scale"])
+    # the fit row's twin is a refit: a mirrored pose, though not exactly the mirror of its own
+    refit = s.rotation[2]
+    assert not np.allclose(refit, flip @ np.array(rows[0]["pose"]["rotation"]) @ flip, atol=1e-6)
+    assert rotation_angle(refit, flip @ np.array(rows[0]["pose"]["rotation"]) @ flip) < 5
