@@ -230,9 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="the dataset's folder")
     p.add_argument("--data", help="the shared datasets' folder: ckplus48, fer2013 validation and lfw-expressions")
     p.add_argument("--method", action="append",
-                   help=f"emotion: {', '.join(METHODS)}; pose: expnet, dlib-fit (repeatable; if not given, all); "
-                        "for emotion a suffix @own makes that method run its own detector (e.g. dlib-fit@own: "
-                        "the label pipeline)")
+                   help=f"emotion: {', '.join(METHODS)}; pose: expnet, dlib-fit, mesh-pose (repeatable; if not "
+                        "given, all); for emotion a suffix @own makes that method run its own detector "
+                        "(e.g. dlib-fit@own: the label pipeline)")
     p.add_argument("--features", action="append", help="an .npz with 'image' and 'features' to score too")
     p.add_argument("--scales", default="1,0.8,0.6,0.4,0.2", help="image scales, comma-separated")
     p.add_argument("--own-detector", action="store_true", help="each method runs its own detector")

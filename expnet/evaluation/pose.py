@@ -38,7 +38,7 @@ def yaw_bins(abs_yaw: np.ndarray) -> dict[str, np.ndarray]:
     one closed)."""
     return {f"{lo}-{hi}": (abs_yaw >= lo) & ((abs_yaw < hi) | (hi == YAW_BINS[-1][1])) for lo, hi in YAW_BINS}
 
-POSE_METHODS = ("expnet", "dlib-fit")
+POSE_METHODS = ("expnet", "dlib-fit", "mesh-pose")
 MIN_IOU = 0.3
 
 
@@ -136,37 +136,53 @@ def expnet_poses(data: PoseSet, own_detector: bool, model: str | None = None) ->
     return MethodPoses(angles, points, faces)
 
 
-def fit_poses(data: PoseSet, own_detector: bool) -> MethodPoses:
+def fit_poses(data: PoseSet, own_detector: bool, pose: str = "fit") -> MethodPoses:
     """The landmark baseline: dlib's 68 landmarks (on the ground-truth box, or after the label
-    pipeline's own detector), the fit, its pose and projected landmarks."""
+    pipeline's own detector), the fit, its pose and projected landmarks; ``pose="mesh"``: the
+    teacher of ``expnet label --pose mesh``, the fitted face placed on FaceMesh's 3D points."""
     from expnet.face.model import FaceModel
+    from expnet.face.pose import project
     from expnet.io.images import load_image, to_gray
     from expnet.io.labels import STATUS_OK
     from expnet.teacher.fitting import LandmarkFitter
     from expnet.teacher.labeling import Observer
     from expnet.teacher.landmarks import DlibLandmarker
+    from expnet.teacher.mesh_landmarks import FaceMeshLandmarker
+    from expnet.teacher.mesh_pose import align_to_mesh
     truth = data.boxes()
     n = len(data.paths)
     found = np.zeros(n, dtype=bool)
     pts = np.zeros((n, 68, 2))
+    meshes = np.zeros((n, 468, 3))
     if own_detector:
-        observer = Observer("auto")
+        observer = Observer("auto", mesh=pose == "mesh")
         for i, path in enumerate(data.paths):
             obs = observer(str(path))
             if obs.status == STATUS_OK and _matching([np.array(obs.box)], truth[i]) is not None:
                 found[i], pts[i] = True, obs.landmarks
+                if obs.mesh is not None:
+                    meshes[i] = obs.mesh
     else:
         landmarker = DlibLandmarker()
+        mesher = FaceMeshLandmarker() if pose == "mesh" else None
         for i, path in enumerate(data.paths):
-            gray = to_gray(load_image(path, "L"))
-            pts[i] = landmarker.predict(gray, FaceBox(*truth[i], 1.0, "gt"))
+            box = FaceBox(*truth[i], 1.0, "gt")
+            pts[i] = landmarker.predict(to_gray(load_image(path, "L")), box)
+            if mesher is not None:
+                meshes[i] = mesher.predict(load_image(path, "RGB"), box)
             found[i] = True
     angles = np.full((n, 3), np.nan)
     points = np.full((n, 68, 2), np.nan)
     if found.any():
-        fit = LandmarkFitter(FaceModel.load().landmarks).fit(pts[found])
-        angles[found] = np.degrees(rotation_to_euler(fit.rotation))
-        points[found] = fit.projected
+        model = FaceModel.load().landmarks
+        fit = LandmarkFitter(model).fit(pts[found])
+        rotation, projected = fit.rotation, fit.projected
+        if pose == "mesh":
+            vertices = model.vertices(fit.shape, fit.expression)
+            rotation, scale, translation = align_to_mesh(vertices, meshes[found])
+            projected = project(vertices, rotation, scale, translation)
+        angles[found] = np.degrees(rotation_to_euler(rotation))
+        points[found] = projected
     return MethodPoses(angles, points)
 
 
@@ -214,7 +230,8 @@ def _round(values: np.ndarray, reduce) -> float:
 
 def evaluate_pose(folder: str | os.PathLike, methods=POSE_METHODS, own_detector: bool = False,
                   model: str | None = None) -> tuple[PoseSet, list[PoseScore], dict[str, MethodPoses]]:
-    """Score ``methods`` (``expnet``, ``dlib-fit``) on an AFLW2000-3D-style folder."""
+    """Score ``methods`` (``expnet``; the teachers ``dlib-fit`` and ``mesh-pose``, the poses of
+    ``expnet label`` and ``expnet label --pose mesh``) on an AFLW2000-3D-style folder."""
     unknown = set(methods) - set(POSE_METHODS)
     if unknown:
         raise ValueError(f"pose methods are {POSE_METHODS}; got {sorted(unknown)}")
@@ -222,7 +239,8 @@ def evaluate_pose(folder: str | os.PathLike, methods=POSE_METHODS, own_detector:
     boxes = "own" if own_detector else "gt"
     answers = {}
     for m in methods:
-        answers[m] = expnet_poses(data, own_detector, model) if m == "expnet" else fit_poses(data, own_detector)
+        answers[m] = (expnet_poses(data, own_detector, model) if m == "expnet"
+                      else fit_poses(data, own_detector, "mesh" if m == "mesh-pose" else "fit"))
     return data, [score(data, answers[m], m, boxes) for m in methods], answers
 
 
