@@ -173,7 +173,8 @@ def _labels_equal(a: Path, b: Path) -> None:
 def test_ray_labels_equal_local_labels_with_identities(tmp_path):
     from tests.teacher.test_components import random_components
     faces = _identity_faces(tmp_path)
-    rule = [r"--identity-rule", r"^(.*)_\d+$", "--extra", str(random_components(tmp_path / "extra.npz"))]
+    rule = [r"--identity-rule", r"^(.*)_\d+$", "--extra", str(random_components(tmp_path / "extra.npz")),
+            "--pose", "mesh"]
     local, ray = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
     assert main(["label", str(faces), "-o", str(local), "--workers", "2", "--quiet", *rule]) == 1   # the broken file
     assert main(["label", str(faces), "-o", str(ray), "--engine", "ray", "--workers", "2", "--quiet", *rule]) == 1
@@ -181,6 +182,7 @@ def test_ray_labels_equal_local_labels_with_identities(tmp_path):
     rows = [json.loads(line) for line in ray.read_text().splitlines()]
     assert max(r.get("identity_images", 0) for r in rows) == 4   # shape pooled per identity
     assert all(len(r["expression_extra"]) == 4 for r in rows if r["status"] == "ok")
+    assert all(r["pose"]["source"] == "mesh" for r in rows if r["status"] == "ok")  # FaceMesh ran in the actors
 
 
 def test_ray_labels_equal_local_labels_on_lfw(shared_data, tmp_path):
