@@ -32,7 +32,7 @@ from expnet.io.pools import worker_map
 from expnet.io.sidefile import open_side_file, read_side_file
 from expnet.io.summary import JobSummary, interruptible
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
-from expnet.teacher.mesh_pose import align_to_mesh
+from expnet.teacher.mesh_pose import align_to_mesh, place_on_landmarks
 
 
 @dataclass
@@ -187,10 +187,10 @@ def _read_observations(path: Path, settings: dict) -> dict[str, Observation]:
 class LabelPipeline:
     """Label a list of face images with pose, shape and expression from a landmark fit.
 
-    ``pose="mesh"`` takes each face's pose from FaceMesh's 3D points (FaceMesh runs on the box
-    beside either landmark backend) instead of the 2D fit, which reads steep pitches flatter; the
-    fitted face is placed on those points, its shape and expression stay the fit's: rows for
-    training pose.
+    ``pose="mesh"`` takes each face's rotation from FaceMesh's 3D points (FaceMesh runs on the
+    box beside either landmark backend) instead of the 2D fit, which reads steep pitches flatter;
+    scale and translation place the fitted face, so turned, on the row's landmarks; shape and
+    expression stay the fit's: rows for training pose.
     """
 
     def __init__(self, detector: str = "auto", workers: int | None = None,
@@ -247,10 +247,11 @@ class LabelPipeline:
             return rows
         pts = np.array([observations[i].landmarks for i in ok], dtype=np.float64)
         final, counts = self.solve(pts, [identities[i] for i in ok])
-        if self.pose == "mesh":  # the fitted face placed on the mesh's 3D points
+        if self.pose == "mesh":  # the fitted face turned as the mesh's 3D points, placed on the landmarks
             meshes = np.array([observations[i].mesh for i in ok], dtype=np.float64)
             vertices = self.fit_model.vertices(final["shape"], final["expression"])
-            final["rotation"], final["scale"], final["translation"] = align_to_mesh(vertices, meshes)
+            final["rotation"] = align_to_mesh(vertices, meshes)[0]
+            final["scale"], final["translation"] = place_on_landmarks(vertices, final["rotation"], pts)
         for j, i in enumerate(ok):
             self._fill_row(rows[i], {k: v[j] for k, v in final.items()}, int(counts[j]))
         return rows

@@ -5,13 +5,18 @@ A fit of 2D landmarks leaves a steep pitch ambiguous (a face looking up or a sho
 AFLW2000-3D samples the fit of dlib's landmarks reads faces pitched 31-36 degrees at 8-23. FaceMesh
 also regresses each point's depth, and a rotation fitted to points in 3D has no such ambiguity.
 The alignment is a similarity (Umeyama's least squares: rotation, one scale, translation) and
-maps onto the project's weak-perspective pose (:mod:`expnet.face.pose`).
+maps onto the project's weak-perspective pose (:mod:`expnet.face.pose`). For labels only its
+rotation is kept: :func:`place_on_landmarks` then finds the scale and translation that put the
+face on the row's own 2D landmarks, the convention of every other label (the 3D alignment's scale
+is about 8% smaller on lfw-expressions: noisy depth shrinks a least-squares scale).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from expnet.face.ibug68 import JAW
+from expnet.face.pose import project
 from expnet.teacher.mesh_landmarks import IBUG68_FROM_MESH
 
 # image (x right, y down, FaceMesh's z: towards the camera negative) -> model frame (y up, z
@@ -48,3 +53,16 @@ def align_to_mesh(model_points: np.ndarray, mesh: np.ndarray) -> tuple[np.ndarra
     scale = (sigma * flip).sum(1) / (xc ** 2).sum((1, 2))
     offset = my[:, 0] - scale[:, None] * np.einsum("bij,bj->bi", rotation, mx[:, 0])
     return rotation, scale, offset[:, :2] * _TO_MODEL_AXES[:2]
+
+
+def place_on_landmarks(model_points: np.ndarray, rotation: np.ndarray, landmarks: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Scale (B,) and translation (B, 2) that put ``model_points`` (B, 68, 3), turned by
+    ``rotation`` (B, 3, 3), on 2D ``landmarks`` (B, 68, 2) in least squares; the jaw is left out
+    (a contour follows the silhouette, not fixed vertices)."""
+    inner = np.setdiff1d(np.arange(68), JAW)
+    p = project(np.asarray(model_points, np.float64), rotation, np.ones(len(rotation)), np.zeros((len(rotation), 2)))
+    p, q = p[:, inner], np.asarray(landmarks, np.float64)[:, inner]
+    pc, qc = p - p.mean(1, keepdims=True), q - q.mean(1, keepdims=True)
+    scale = (pc * qc).sum((1, 2)) / (pc ** 2).sum((1, 2))
+    return scale, q.mean(1) - scale[:, None] * p.mean(1)

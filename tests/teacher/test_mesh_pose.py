@@ -11,7 +11,7 @@ from expnet.face.model import FaceModel
 from expnet.face.pose import euler_to_rotation, project, rotation_angle
 from expnet.teacher.labeling import LabelPipeline
 from expnet.teacher.mesh_landmarks import IBUG68_FROM_MESH, N_MESH
-from expnet.teacher.mesh_pose import align_to_mesh
+from expnet.teacher.mesh_pose import align_to_mesh, place_on_landmarks
 
 
 def _mesh_of(points, rotation, scale, translation, rng):
@@ -37,6 +37,11 @@ def test_alignment_recovers_steep_poses():
     np.testing.assert_allclose(s, scale, rtol=1e-9)
     np.testing.assert_allclose(t, translation, atol=1e-6)
     assert np.allclose(np.linalg.det(r), 1.0)
+    # scale and translation from 2D landmarks under a known rotation
+    faces = np.broadcast_to(points, (4, 68, 3))
+    s2, t2 = place_on_landmarks(faces, rotation, project(faces, rotation, scale, translation))
+    np.testing.assert_allclose(s2, scale, rtol=1e-9)
+    np.testing.assert_allclose(t2, translation, atol=1e-6)
 
 
 def test_alignment_checks_the_mesh_shape():
@@ -63,11 +68,11 @@ def test_label_rows_take_the_pose_from_the_mesh(tmp_path, landmarks):
     if landmarks == "mesh":  # the same landmarks and fit: only the pose differs
         assert mesh["shape"] == fit["shape"] and mesh["expression"] == fit["expression"]
     # the two readings of one near-frontal face agree within a few degrees, and the mesh pose
-    # places the fitted face's landmarks on the mesh's points
+    # places the fitted face's landmarks on the row's own
     assert rotation_angle(np.array(mesh["pose"]["rotation"]), np.array(fit["pose"]["rotation"])) < 8
     model = FaceModel.load().landmarks
     placed = project(model.vertices(np.array(mesh["shape"]), np.array(mesh["expression"])),
                      np.array(mesh["pose"]["rotation"]), mesh["pose"]["scale"], mesh["pose"]["translation"])
-    target = np.array(fit["mesh"])[IBUG68_FROM_MESH, :2]
+    target = np.array(mesh["landmarks"])
     size = np.ptp(target, axis=0).max()
     assert np.median(np.linalg.norm(placed - target, axis=1)) < 0.05 * size
