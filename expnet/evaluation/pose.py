@@ -148,7 +148,7 @@ def fit_poses(data: PoseSet, own_detector: bool, pose: str = "fit") -> MethodPos
     from expnet.teacher.labeling import Observer
     from expnet.teacher.landmarks import DlibLandmarker
     from expnet.teacher.mesh_landmarks import FaceMeshLandmarker
-    from expnet.teacher.mesh_pose import align_to_mesh, place_on_landmarks
+    from expnet.teacher.mesh_pose import pose_from_mesh
     truth = data.boxes()
     n = len(data.paths)
     found = np.zeros(n, dtype=bool)
@@ -179,8 +179,8 @@ def fit_poses(data: PoseSet, own_detector: bool, pose: str = "fit") -> MethodPos
         rotation, projected = fit.rotation, fit.projected
         if pose == "mesh":
             vertices = model.vertices(fit.shape, fit.expression)
-            rotation = align_to_mesh(vertices, meshes[found])[0]
-            projected = project(vertices, rotation, *place_on_landmarks(vertices, rotation, pts[found]))
+            rotation, scale, translation = pose_from_mesh(vertices, meshes[found], pts[found])
+            projected = project(vertices, rotation, scale, translation)
         angles[found] = np.degrees(rotation_to_euler(rotation))
         points[found] = projected
     return MethodPoses(angles, points)

@@ -32,7 +32,7 @@ from expnet.io.pools import worker_map
 from expnet.io.sidefile import open_side_file, read_side_file
 from expnet.io.summary import JobSummary, interruptible
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
-from expnet.teacher.mesh_pose import align_to_mesh, place_on_landmarks
+from expnet.teacher.mesh_pose import pose_from_mesh
 
 
 @dataclass
@@ -53,8 +53,8 @@ class Observation:
 
 
 LANDMARK_BACKENDS = ("dlib", "mesh")
-# Where a row's pose comes from: the 2D landmark fit, or FaceMesh's depth (needs mesh landmarks;
-# :mod:`expnet.teacher.mesh_pose`).
+# Where a row's rotation comes from: the 2D landmark fit, or FaceMesh's 3D points
+# (:mod:`expnet.teacher.mesh_pose`).
 POSE_SOURCES = ("fit", "mesh")
 
 
@@ -235,8 +235,7 @@ class LabelPipeline:
 
     def _run(self, todo: list[str]):
         yield from worker_map(Observer, (self.detector, self.landmarks, self.pose == "mesh"), todo, self.workers,
-                              ordered=False,
-                              chunksize=8)
+                              ordered=False, chunksize=8)
 
     # -- stage two ----------------------------------------------------------------------------
     def fit(self, observations: list[Observation], identities: list[str | None]) -> list[dict]:
@@ -250,8 +249,7 @@ class LabelPipeline:
         if self.pose == "mesh":  # the fitted face turned as the mesh's 3D points, placed on the landmarks
             meshes = np.array([observations[i].mesh for i in ok], dtype=np.float64)
             vertices = self.fit_model.vertices(final["shape"], final["expression"])
-            final["rotation"] = align_to_mesh(vertices, meshes)[0]
-            final["scale"], final["translation"] = place_on_landmarks(vertices, final["rotation"], pts)
+            final["rotation"], final["scale"], final["translation"] = pose_from_mesh(vertices, meshes, pts)
         for j, i in enumerate(ok):
             self._fill_row(rows[i], {k: v[j] for k, v in final.items()}, int(counts[j]))
         return rows

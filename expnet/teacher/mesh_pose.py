@@ -66,3 +66,12 @@ def place_on_landmarks(model_points: np.ndarray, rotation: np.ndarray, landmarks
     pc, qc = p - p.mean(1, keepdims=True), q - q.mean(1, keepdims=True)
     scale = (pc * qc).sum((1, 2)) / (pc ** 2).sum((1, 2))
     return scale, q.mean(1) - scale[:, None] * p.mean(1)
+
+
+def pose_from_mesh(model_points: np.ndarray, mesh: np.ndarray, landmarks: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labels' mesh pose (``expnet label --pose mesh``): the rotation of
+    :func:`align_to_mesh`, the scale and translation of :func:`place_on_landmarks` on the 2D
+    ``landmarks`` (B, 68, 2)."""
+    rotation = align_to_mesh(model_points, mesh)[0]
+    return (rotation, *place_on_landmarks(model_points, rotation, landmarks))
