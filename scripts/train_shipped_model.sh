@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Reproduce the shipped model from the shared datasets: labels -> profiled views -> the expression
-# network and the pose network (scripts/train_turned_heads.sh) -> one two-network ONNX -> the
-# reports -> the model card. Every step resumes where it stopped. On this project's 2-core machine
-# the shipped networks trained in 26.8 and 24.4 min (their cards; the pose network's includes
-# about 4 min paused while a benchmark ran and a comparison beside it), profiling took 102 min beside
-# trainings, 37 min more for the views with the head and under 6 for the held-out identities'
-# head views (docs/results/models.md), and the emotion report 11.5 min.
+# Reproduce the shipped model from the shared datasets: labels -> profiled views -> the pose
+# network's labels (FaceMesh's pose) -> the expression network and the pose network
+# (scripts/train_turned_heads.sh) -> one two-network ONNX -> the reports -> the model card. Every
+# step resumes where it stopped. On this project's 2-core machine the shipped networks trained in
+# 26.8 and 14.7 min (their cards), profiling took 102 min beside trainings, 37 min more for the
+# views with the head and under 6 for the held-out identities' head views, the mesh-pose labels
+# about 20 min (docs/results/models.md), and the emotion report 11.5 min.
 #
 #   scripts/train_shipped_model.sh                     # the shipped runs
 #   EXPRESSION=expression-s0 POSE=pose-pitch-s0 scripts/train_shipped_model.sh   # other runs
@@ -13,11 +13,12 @@ set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
 EXPRESSION="${EXPRESSION:-expression-s1}"
-POSE="${POSE:-pose-mix-big-s1}"
+POSE="${POSE:-pose-mesh-big-s1}"
 RUNS=outputs/train/turned-heads
 MODEL=expnet/models/expnet.onnx
 scripts/label_shared_data.sh outputs/labels
 scripts/profile_shared_data.sh outputs
+scripts/label_mesh_pose.sh outputs/labels
 scripts/train_turned_heads.sh "${EXPRESSION%-s*}" "${EXPRESSION##*-s}"
 scripts/train_turned_heads.sh "${POSE%-s*}" "${POSE##*-s}"
 expnet export "$RUNS/$EXPRESSION/best.pt" --pose-from "$RUNS/$POSE/best.pt" -o "$MODEL"
