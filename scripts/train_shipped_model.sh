@@ -5,7 +5,7 @@
 # step resumes where it stopped. On this project's 2-core machine the shipped networks trained in
 # 26.8 and 14.7 min (their cards), profiling took 102 min beside trainings, 37 min more for the
 # views with the head and under 6 for the held-out identities' head views, the mesh-pose labels
-# about 20 min (docs/results/models.md), and the emotion report 11.5 min.
+# about 13 min (docs/results/models.md), and the emotion report 11.5 min.
 #
 #   scripts/train_shipped_model.sh                     # the shipped runs
 #   EXPRESSION=expression-s0 POSE=pose-pitch-s0 scripts/train_shipped_model.sh   # other runs

@@ -38,7 +38,7 @@ COMMON=(--optimizer adamw --seed "$SEED" --max-minutes "$MAX_MINUTES" --epoch-sa
 if [[ $NAME == *-big ]]; then POSE_NET='{"stem": 32, "widths": [48, 96, 160, 256]}'
 else POSE_NET='{"stem": 24, "widths": [32, 64, 128, 192]}'; fi
 # A pose-mesh recipe takes its real faces' pose from FaceMesh's 3D points: the 2D fit of dlib's
-# landmarks reads steep pitches flatter (AFLW2000-3D faces pitched 31-36 degrees at 8-23).
+# landmarks reads steep pitches flatter (AFLW2000-3D faces pitched 31-36 degrees at 8-28).
 if [[ $NAME == pose-mesh* ]]; then
   REAL=("$L/lfw-expressions-meshpose.jsonl" "$L/fer2013-train-meshpose.jsonl" "$L/utkface-meshpose.jsonl"); fi
 case "$NAME" in

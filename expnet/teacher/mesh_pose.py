@@ -2,7 +2,7 @@
 iBUG-compatible subset (x, y and FaceMesh's relative depth z).
 
 A fit of 2D landmarks leaves a steep pitch ambiguous (a face looking up or a shorter nose): on the
-AFLW2000-3D samples the fit of dlib's landmarks reads faces pitched 31-36 degrees at 8-23. FaceMesh
+AFLW2000-3D samples the fit of dlib's landmarks reads faces pitched 31-36 degrees at 8-28. FaceMesh
 also regresses each point's depth, and a rotation fitted to points in 3D has no such ambiguity.
 The alignment is a similarity (Umeyama's least squares: rotation, one scale, translation) and
 maps onto the project's weak-perspective pose (:mod:`expnet.face.pose`). For labels only its
