@@ -8,7 +8,7 @@ The alignment is a similarity (Umeyama's least squares: rotation, one scale, tra
 maps onto the project's weak-perspective pose (:mod:`expnet.face.pose`). For labels only its
 rotation is kept: :func:`place_on_landmarks` then finds the scale and translation that put the
 face on the row's own 2D landmarks, the convention of every other label (the 3D alignment's scale
-is about 8% smaller on lfw-expressions: noisy depth shrinks a least-squares scale).
+runs smaller than the fit's: noisy depth shrinks a least-squares scale).
 """
 
 from __future__ import annotations
