@@ -3,7 +3,8 @@
 # network's labels (FaceMesh's pose) -> the expression network and the pose network
 # (scripts/train_turned_heads.sh) -> one two-network ONNX -> the reports -> the model card. Every
 # step resumes where it stopped. On this project's 2-core machine the shipped networks trained in
-# 26.8 and 14.7 min (their cards), profiling took 102 min beside trainings, 37 min more for the
+# 26.8 and 27.8 min (their cards; the pose network beside evaluations, its sibling seeds alone in
+# 15-17), profiling took 102 min beside trainings, 37 min more for the
 # views with the head and under 6 for the held-out identities' head views, the mesh-pose labels
 # about 13 min (docs/results/models.md), and the emotion report 11.5 min.
 #
@@ -13,7 +14,7 @@ set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
 EXPRESSION="${EXPRESSION:-expression-s1}"
-POSE="${POSE:-pose-mesh-big-s1}"
+POSE="${POSE:-pose-mesh-big-s2}"
 RUNS=outputs/train/turned-heads
 MODEL=expnet/models/expnet.onnx
 scripts/label_shared_data.sh outputs/labels
