@@ -81,7 +81,8 @@ class Observer:
 
     ``landmarks``: ``dlib`` (dlib's 68-point predictor, grey) or ``mesh`` (FaceMesh's 468 points,
     colour where the image has it; the 68 are its iBUG-compatible subset, the 468 are kept).
-    ``mesh``: also run FaceMesh on the box for its 468 points (the mesh pose) beside dlib's 68.
+    ``mesh``: also run FaceMesh on the box for its 468 points (the mesh pose) beside dlib's 68;
+    the image is then decoded in colour and dlib takes OpenCV's grey of it.
     """
 
     def __init__(self, detector: str = "auto", landmarks: str = "dlib", mesh: bool = False):
