@@ -18,6 +18,7 @@
 #   scripts/train_turned_heads.sh pose-mix-all-big 0   # pose-mix-all on that wider network
 #   scripts/train_turned_heads.sh pose-mesh-big 0  # pose-mix-big, the real faces' pose from FaceMesh's
 #                                                  # 3D points (scripts/label_mesh_pose.sh)
+#   scripts/train_turned_heads.sh pose-mesh 0      # the same on pose-mix's smaller network
 #   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
 #   scripts/train_turned_heads.sh expression-fer 0 # the same with FER-2013's share raised to 55%
 #   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
@@ -83,7 +84,7 @@ case "$NAME" in
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  pose-mix|pose-mix-big|pose-mesh-big)
+  pose-mix|pose-mix-big|pose-mesh|pose-mesh-big)
     # pose-vertex on both renderings, half of the profiled share each: neither one's artefacts (the
     # mask on black, the smeared skin of the head) can stand in for the pose
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head/labels.jsonl" "$P/utkface-head/labels.jsonl" \
@@ -126,6 +127,6 @@ case "$NAME" in
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.2,0.35,0.1,0.175,0.175,0 \
       --out "$OUT" --input-size 112 --lr 1e-3 --epochs 26 --pose-loss vertex "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, pose-mix-all-big, pose-mesh-big, expression, expression-fer, joint)" >&2
+  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, pose-mix-all-big, pose-mesh, pose-mesh-big, expression, expression-fer, joint)" >&2
      exit 2 ;;
 esac
