@@ -4,7 +4,7 @@
 # (scripts/train_turned_heads.sh) -> one two-network ONNX -> the reports -> the model card. Every
 # step resumes where it stopped. On this project's 2-core machine the shipped networks trained in
 # 26.8 and 27.8 min (their cards; the pose network beside evaluations, its sibling seeds took
-# 15.5 and 17.1), profiling took 102 min beside trainings, 37 min more for the
+# 13.7 and 14.7), profiling took 102 min beside trainings, 37 min more for the
 # views with the head and under 6 for the held-out identities' head views, the mesh-pose labels
 # about 13 min (docs/results/models.md), and the emotion report 11.5 min.
 #
