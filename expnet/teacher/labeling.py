@@ -55,7 +55,7 @@ class Observation:
 LANDMARK_BACKENDS = ("dlib", "mesh")
 # Where a row's rotation comes from: the 2D landmark fit, or FaceMesh's 3D points
 # (:mod:`expnet.teacher.mesh_pose`).
-POSE_SOURCES = ("fit", "mesh")
+POSE_SOURCES = ("fit", POSE_SOURCE_MESH)
 
 
 @dataclass
@@ -235,8 +235,8 @@ class LabelPipeline:
         return done, len(todo), time.perf_counter() - start
 
     def _run(self, todo: list[str]):
-        yield from worker_map(Observer, (self.detector, self.landmarks, self.pose == "mesh"), todo, self.workers,
-                              ordered=False, chunksize=8)
+        yield from worker_map(Observer, (self.detector, self.landmarks, self.pose == POSE_SOURCE_MESH), todo,
+                              self.workers, ordered=False, chunksize=8)
 
     # -- stage two ----------------------------------------------------------------------------
     def fit(self, observations: list[Observation], identities: list[str | None]) -> list[dict]:
@@ -247,7 +247,7 @@ class LabelPipeline:
             return rows
         pts = np.array([observations[i].landmarks for i in ok], dtype=np.float64)
         final, counts = self.solve(pts, [identities[i] for i in ok])
-        if self.pose == "mesh":  # the fitted face turned as the mesh's 3D points, placed on the landmarks
+        if self.pose == POSE_SOURCE_MESH:  # the fitted face turned as the mesh's 3D points, placed on the landmarks
             meshes = np.array([observations[i].mesh for i in ok], dtype=np.float64)
             vertices = self.fit_model.vertices(final["shape"], final["expression"])
             final["rotation"], final["scale"], final["translation"] = pose_from_mesh(vertices, meshes, pts)
@@ -287,7 +287,7 @@ class LabelPipeline:
         for k in ("yaw", "pitch", "roll"):
             pose[k] = round(pose[k], 3)
         pose["scale"] = float(f"{pose['scale']:.6g}")  # ~1e-3 px per model unit: keep digits
-        if self.pose == "mesh":
+        if self.pose == POSE_SOURCE_MESH:
             pose["source"] = POSE_SOURCE_MESH
         ten = self.model.landmarks.n_expression
         if self.extra is not None:
