@@ -25,6 +25,7 @@ import numpy as np
 from expnet.cluster.runtime import actor_count, engine_errors, ray_runtime, shielded
 from expnet.face.extra_basis import ExtraComponents
 from expnet.face.model import FaceModel, LinearModel
+from expnet.io.labels import POSE_SOURCE_MESH
 from expnet.teacher.fitting import FitConfig, LandmarkFitter
 from expnet.teacher.labeling import LabelPipeline, LabelSummary, Observation, Observer
 
@@ -99,7 +100,8 @@ class RayLabelPipeline(LabelPipeline):
         per_block = min(IMAGES_PER_BLOCK, math.ceil(len(todo) / actors))
         ds = ray.data.from_items([{"image": p} for p in todo], override_num_blocks=math.ceil(len(todo) / per_block))
         ds = ds.map_batches(shielded(__name__, "_Observe"),
-                            fn_constructor_args=(self.detector, self.landmarks, self.pose == "mesh"), batch_size=None,
+                            fn_constructor_args=(self.detector, self.landmarks, self.pose == POSE_SOURCE_MESH),
+                            batch_size=None,
                             compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, batch_format="numpy")
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for text in batch["observation"]:
