@@ -106,15 +106,14 @@ def run_train(args) -> int:
 
 
 def run_export(args) -> int:
-    from expnet.training.export import export_onnx
-    from expnet.training.model_card import write_model_card
-    path = export_onnx(args.checkpoint, args.output, pose_from=args.pose_from)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
-    if args.card:
-        evaluation = json.loads(Path(args.evaluation).read_text()) if args.evaluation else None
-        pose = json.loads(Path(args.pose_evaluation).read_text()) if args.pose_evaluation else None
-        card = write_model_card(args.checkpoint, path, Path(args.checkpoint).parent, evaluation, pose, args.pose_from)
-        print(f"wrote {card}")
+    from expnet.training.export import export_model
+    evaluation = json.loads(Path(args.evaluation).read_text()) if args.evaluation else None
+    pose = json.loads(Path(args.pose_evaluation).read_text()) if args.pose_evaluation else None
+    model, *card = export_model(args.checkpoint, args.output, args.pose_from, args.pose_average, args.pose_mirror,
+                                args.card, evaluation, pose)
+    print(f"wrote {model} ({model.stat().st_size / 1e6:.2f} MB)")
+    for path in card:
+        print(f"wrote {path}")
     return 0
 
 

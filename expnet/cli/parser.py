@@ -206,13 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
 
     p = _command(sub, "export", help="checkpoint -> ONNX model with its metadata")
-    p.add_argument("checkpoint", help="a checkpoint of expnet train (best.pt or last.pt)")
+    p.add_argument("checkpoint", help="a checkpoint of expnet train (best.pt or last.pt), or a model of expnet "
+                                      "export (.onnx) to write again with --pose-average or --pose-mirror")
     p.add_argument("--output", "-o", default="expnet.onnx", help="the ONNX file to write")
     p.add_argument("--pose-from", metavar="CHECKPOINT",
                    help="a pose network's checkpoint: the model takes its pose output from it and expression and "
                         "shape from CHECKPOINT (both networks in one ONNX graph)")
+    p.add_argument("--pose-average", nargs="+", metavar="MODEL",
+                   help="models (.onnx) whose pose networks also read each crop (e.g. other seeds of the pose "
+                        "recipe): the model outputs the mean pose (in the graph; expression and shape unchanged)")
+    p.add_argument("--pose-mirror", action="store_true",
+                   help="every pose network also reads each crop's mirror image, averaged the same way")
     p.add_argument("--card", action="store_true",
-                   help="also write MODEL_CARD.md and copy the training log and curves beside the model")
+                   help="also write MODEL_CARD.md and copy the training log and curves beside the model (from an "
+                        ".onnx: its card and logs, its evaluation tables replaced by the ones given)")
     p.add_argument("--evaluation", help="results.json of expnet evaluate --report, summarised in the card")
     p.add_argument("--pose-evaluation", help="results.json of expnet evaluate pose --report, summarised in the card")
     p.set_defaults(func=commands.run_export)

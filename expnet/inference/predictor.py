@@ -72,13 +72,17 @@ def model_sizes(model: str | os.PathLike | None = None) -> tuple[int, int, int]:
 
 def describe_network(model: str | os.PathLike | None = None) -> dict:
     """What a model file holds: its networks (which outputs each gives, input size, size, recipe
-    summary), the crop it takes and how its pose is encoded (``expnet model info``)."""
+    summary), the crop it takes, how its pose is encoded and over how many readings it is averaged
+    (``expnet model info``)."""
     path, meta = read_metadata(model)
     networks = meta.get("networks") or [{"outputs": ["expression", "pose", "shape"], "net_config": meta["net_config"],
                                          "epochs": meta.get("epochs"), "pose_encoding": "euler"}]
     return {"file": str(path), "megabytes": round(path.stat().st_size / 1e6, 2), "basis": meta.get("basis"),
             "crop": meta.get("crop"), "input_size": meta["net_config"]["input_size"],
             "pose_encoding": meta["coder"].get("pose_encoding", "euler"),
+            # expnet.training.pose_average: pose averaged over several networks or the crops' mirror images
+            "pose_readings": len(meta.get("pose_readings") or [None]),
+            "pose_mirror": bool(meta.get("pose_mirror", False)),
             "networks": [{k: n.get(k) for k in ("outputs", "net_config", "epochs", "pose_encoding", "macs", "params")}
                          | {"labels": (n.get("train_config") or {}).get("labels")} for n in networks]}
 

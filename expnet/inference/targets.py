@@ -72,6 +72,20 @@ class TargetCoder:
     def encode_pose(self, rotation, scale, translation, affine, crop_size: int) -> np.ndarray:
         return (self.raw_pose(rotation, scale, translation, affine, crop_size) - self.pose_mean) / self.pose_std
 
+    def mirror_map(self, crop_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(sign, offset)``, ``(n_pose,)`` each: the whitened pose targets of a crop from those of
+        its left-right mirror image (``crop[:, ::-1]``) are ``sign * mirrored + offset``.
+
+        Mirroring turns a rotation R into ``M R M`` (``M = diag(-1, 1, 1)``: yaw and roll change
+        sign, and so do the 6-D encoding's second and third entries of the first column and the first
+        of the second) and moves crop column x to ``crop_size - 1 - x``; size and height stay.
+        """
+        rotation = [1.0, -1.0, -1.0] if self.pose_encoding == "euler" else [1.0, -1.0, -1.0, -1.0, 1.0, 1.0]
+        sign = np.array(rotation + [1.0, -1.0, 1.0])
+        shift = np.zeros(len(sign))
+        shift[-2] = -1.0 / crop_size  # raw x = t / S - 0.5 and t -> S - 1 - t
+        return sign, (sign * self.pose_mean + shift - self.pose_mean) / self.pose_std
+
     def decode_pose(self, target: np.ndarray, affine: np.ndarray, crop_size: int):
         """Network pose outputs (B, n_pose) -> rotation (B,3,3), scale (B,), translation (B,2) in the image."""
         raw = np.asarray(target) * self.pose_std + self.pose_mean

@@ -24,6 +24,54 @@ from expnet.io.atomic import atomic_path
 from expnet.training.checkpoint import load_checkpoint
 
 
+def export_model(source: str | os.PathLike, path: str | os.PathLike, pose_from: str | os.PathLike | None = None,
+                 pose_average: list[str | os.PathLike] | None = None, pose_mirror: bool = False, card: bool = False,
+                 evaluation: dict | None = None, pose_evaluation: dict | None = None) -> list[Path]:
+    """``expnet export``: a checkpoint (or an exported model, to average its pose over more
+    readings) -> an ONNX model, with its card, training logs and curves beside it when ``card``.
+
+    Parameters
+    ----------
+    source : path
+        A checkpoint of ``expnet train``, or an ``.onnx`` of ``expnet export`` to write again with
+        ``pose_average`` or ``pose_mirror`` (its card and logs are carried over with ``card``).
+    path : path
+        The ONNX file to write.
+    pose_from : path, optional
+        As in :func:`export_onnx`.
+    pose_average : list of paths, optional
+        Models (``.onnx``) whose pose networks also read each crop; the model outputs the mean
+        pose (:mod:`expnet.training.pose_average`).
+    pose_mirror : bool
+        Every pose network also reads each crop's mirror image.
+    card : bool
+        Also write ``MODEL_CARD.md`` (summarising ``evaluation`` and ``pose_evaluation``, the
+        ``results.json`` of ``expnet evaluate`` and ``expnet evaluate pose``).
+
+    Returns
+    -------
+    The files written: the model, then its card.
+    """
+    from expnet.training.model_card import write_derived_card, write_model_card
+    from expnet.training.pose_average import average_pose
+    averaged = bool(pose_average) or pose_mirror
+    if Path(source).suffix == ".onnx":
+        if pose_from or not averaged:
+            raise ValueError("an exported model (.onnx) can only be written again with --pose-average or "
+                             "--pose-mirror (a new pose network needs the checkpoints)")
+        model = average_pose(source, path, pose_average, pose_mirror)
+        return [model] + ([write_derived_card(source, model, evaluation, pose_evaluation, pose_average)] if card
+                          else [])
+    model = export_onnx(source, path, pose_from=pose_from)
+    if averaged:
+        average_pose(model, model, pose_average, pose_mirror)
+    if not card:
+        return [model]
+    written = write_model_card(source, model, Path(source).parent, evaluation, pose_evaluation, pose_from,
+                               pose_average)
+    return [model, written]
+
+
 def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: dict | None = None,
                 pose_from: str | os.PathLike | None = None) -> Path:
     """Export a checkpoint (or an expression checkpoint with a pose checkpoint) to ONNX.

@@ -4,6 +4,7 @@ every figure read from the checkpoint, the network and the evaluation results.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -16,9 +17,23 @@ from expnet.training.checkpoint import load_checkpoint
 from expnet.training.network import ExpNetCNN, NetConfig, count_macs
 
 
+def readings_note(meta: dict, others: list | None = None) -> str:
+    """The card's sentence on a model whose pose is averaged over several readings ("" if not)."""
+    readings = meta.get("pose_readings")
+    if not readings:
+        return ""
+    networks = len({r["network"] for r in readings})
+    names = ", ".join(f"`{o}`" for o in others or [])
+    return (f"Pose is the mean of {len(readings)} readings, averaged in the graph: "
+            + (f"{networks} pose networks (this model's and those of {names}: `expnet export --pose-average`)"
+               if networks > 1 else "the pose network's")
+            + (", each on the crop and on its mirror image (`--pose-mirror`)" if meta.get("pose_mirror") else "")
+            + "; each reading counts once more per crop in the model's work.")
+
+
 def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike, run_dir: str | os.PathLike,
                      evaluation: dict | None = None, pose_evaluation: dict | None = None,
-                     pose_from: str | os.PathLike | None = None) -> Path:
+                     pose_from: str | os.PathLike | None = None, pose_average: list | None = None) -> Path:
     """Write MODEL_CARD.md beside the ONNX file and copy the training log and curves next to it.
 
     Parameters
@@ -36,6 +51,9 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     pose_from : path, optional
         The pose network's checkpoint of a two-network model (its recipe gets a section, its log
         and curves are copied as ``pose_training_log.csv`` and ``pose_training_curves.png``).
+    pose_average : list of paths, optional
+        The models whose pose networks the model's pose is averaged with (their card sections and
+        logs are carried over).
 
     Returns
     -------
@@ -65,7 +83,7 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         f"File: `{onnx_path.name}` ({onnx_path.stat().st_size / 1e6:.2f} MB). Input: grey face crop "
         f"{meta['net_config']['input_size']} px ({BOX_CONVENTION}-convention box, squared, enlarged "
         f"{meta['crop']['enlarge']:g}x), "
-        f"values 0-255. Outputs: whitened expression ({net_cfg.n_expression}), pose ({net_cfg.n_pose}, "
+        f"values 0-255. Outputs: whitened expression ({net_cfg.n_expression}), pose ({meta['net_config']['n_pose']}, "
         f"crop-relative), shape ({net_cfg.n_shape}); basis {basis_name(net_cfg.n_shape, net_cfg.n_expression)}; "
         "`expnet.ExpNet` decodes them.", "",
         f"Network: depthwise-separable residual CNN, {params / 1e6:.2f} M parameters, "
@@ -99,10 +117,13 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
         f"Validation MSE: expression {best['val_expression_mse']:.4f}, pose {best['val_pose_mse']:.4f}, "
         f"shape {best['val_shape_mse']:.4f}.", "",
         "Training log: `training_log.csv`; curves: `training_curves.png`.", ""]
+    if meta.get("pose_readings"):
+        lines[2] += " " + readings_note(meta, pose_average)
     if pose_from:
         lines[2] = lines[2].replace("`expnet.ExpNet` decodes them.", "`expnet.ExpNet` decodes them. Two networks "
                                     "in one graph: expression and shape from the first, pose from the second.")
         lines += pose_network_section(Path(pose_from), folder)
+    lines += [line for k, other in enumerate(pose_average or [], 2) for line in _other_pose_network(other, k, folder)]
     if evaluation:
         lines += ["## Evaluation", "", evaluation_table(evaluation), ""]
     if pose_evaluation:
@@ -110,6 +131,61 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
     card = folder / "MODEL_CARD.md"
     card.write_text("\n".join(lines) + "\n")
     return card
+
+
+def write_derived_card(source: str | os.PathLike, onnx_path: str | os.PathLike, evaluation: dict | None = None,
+                       pose_evaluation: dict | None = None, pose_average: list | None = None) -> Path:
+    """The card of a model written again from ``source`` (``expnet export MODEL.onnx --pose-average
+    ... --pose-mirror``): ``source``'s card and training logs carried over, its file line updated, a
+    note on the pose readings and the sections of the ``pose_average`` models' pose networks added,
+    its evaluation tables replaced by those of ``evaluation`` and ``pose_evaluation`` where given."""
+    from expnet.inference.predictor import read_metadata
+    source, onnx_path = Path(source), Path(onnx_path)
+    original = source.parent / "MODEL_CARD.md"
+    if not original.exists():
+        raise FileNotFoundError(f"{source} has no MODEL_CARD.md beside it to carry over")
+    folder = onnx_path.parent
+    if folder.resolve() != source.parent.resolve():
+        for name in ("training_log.csv", "training_curves.png", "pose_training_log.csv", "pose_training_curves.png"):
+            if (source.parent / name).exists():
+                shutil.copy(source.parent / name, folder / name)
+    head, *sections = original.read_text().split("\n## ")
+    size = onnx_path.stat().st_size / 1e6
+    head = re.sub(r"File: `[^`]*` \([0-9.]+ MB\)", f"File: `{onnx_path.name}` ({size:.2f} MB)", head, count=1)
+    note = readings_note(read_metadata(onnx_path)[1], pose_average)
+    head = head.rstrip("\n") + f"\n\n{note} Written from `{source}` by `expnet export`.\n"
+    replaced = {"Evaluation": evaluation and evaluation_table(evaluation),
+                "Head pose": pose_evaluation and pose_table(pose_evaluation)}
+    kept = [s.rstrip("\n") for s in sections if not replaced.get(s.split("\n", 1)[0].strip())]
+    kept += ["\n".join(_other_pose_network(other, k, folder)[:-1]).removeprefix("## ")
+             for k, other in enumerate(pose_average or [], 2)]
+    kept += [f"{title}\n\n{table}" for title, table in replaced.items() if table]
+    card = folder / "MODEL_CARD.md"
+    card.write_text("\n## ".join([head.rstrip("\n") + "\n"] + [s + "\n" for s in kept]))
+    return card
+
+
+def _other_pose_network(model: str | os.PathLike, k: int, folder: Path) -> list[str]:
+    """Card lines on the pose network of another model averaged in (its card's section on it, its
+    log and curves copied as ``pose_training_log_K.csv`` and ``pose_training_curves_K.png``)."""
+    model = Path(model)
+    card = model.parent / "MODEL_CARD.md"
+    if not card.exists():
+        raise FileNotFoundError(f"{model} has no MODEL_CARD.md beside it to describe its pose network")
+    sections = {s.split("\n", 1)[0].strip(): s for s in card.read_text().split("\n## ")[1:]}
+    # a two-network model's card has a section on its pose network, a one-network model's the recipe
+    prefix = "pose_" if "Pose network" in sections else ""
+    section = sections.get("Pose network") or sections.get("Recipe")
+    if section is None:
+        raise ValueError(f"{card} describes no pose network (no Pose network or Recipe section)")
+    for name in ("training_log.csv", "training_curves.png"):
+        if (model.parent / (prefix + name)).exists():
+            stem, suffix = name.split(".")
+            target = f"pose_{stem}_{k}.{suffix}"
+            shutil.copy(model.parent / (prefix + name), folder / target)
+            section = section.replace(f"`{prefix}{name}`", f"`{target}`")
+    body = section.split("\n", 1)[1].strip("\n")
+    return [f"## Pose network {k} (from `{model}`)", "", body, ""]
 
 
 def pose_network_section(checkpoint: Path, folder: Path) -> list[str]:
