@@ -20,7 +20,9 @@ OUT=reports/experiments/turned-heads
 PREVIOUS="$OUT/previous-shipped/expnet.onnx"  # the one-network model shipped before
 # the default is the recipe shipped in rounds one and two, so that their documented commands
 # reproduce; in rounds three and four the shipped recipe was expression-s1:pose-mix-s1 expression-s0:pose-mix-s0,
-# since round five it is expression-s1:pose-mix-big-s1 expression-s0:pose-mix-big-s0
+# in round five expression-s1:pose-mix-big-s1 expression-s0:pose-mix-big-s0, since round six
+# expression-s1:pose-mesh-big-s2 expression-s0:pose-mesh-big-s1 (committed models: a pair whose folder
+# holds its model is not exported again, so no checkpoint is needed)
 REFERENCES="${REFERENCES:-expression-s1:pose-vertex-s0 expression-s0:pose-vertex-s0}"
 REPORT="${REPORT:-compare-seeds}"  # compare/: the first round, against the previous model
 mkdir -p "$OUT"

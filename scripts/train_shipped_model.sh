@@ -10,23 +10,39 @@
 #
 #   scripts/train_shipped_model.sh                     # the shipped runs
 #   EXPRESSION=expression-s0 POSE=pose-pitch-s0 scripts/train_shipped_model.sh   # other runs
+#   MIRROR=--pose-mirror POSE_AVERAGE="pose-mesh-big-s0 pose-mesh-big-s1" scripts/train_shipped_model.sh
+#       # the pose read from the mirror images too and averaged with other seeds' (not shipped)
 set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
 EXPRESSION="${EXPRESSION:-expression-s1}"
 POSE="${POSE:-pose-mesh-big-s2}"
+# pose networks averaged with POSE's (expnet export --pose-average) and the mirror reading
+# (MIRROR=--pose-mirror): none by default, as each keeps the speed bars too narrowly or not at all
+# (docs/results/models.md, seventh round)
+POSE_AVERAGE="${POSE_AVERAGE:-}"
+MIRROR="${MIRROR:-}"
 RUNS=outputs/train/turned-heads
 MODEL=expnet/models/expnet.onnx
 scripts/label_shared_data.sh outputs/labels
 scripts/profile_shared_data.sh outputs
 scripts/label_mesh_pose.sh outputs/labels
 scripts/train_turned_heads.sh "${EXPRESSION%-s*}" "${EXPRESSION##*-s}"
-scripts/train_turned_heads.sh "${POSE%-s*}" "${POSE##*-s}"
-expnet export "$RUNS/$EXPRESSION/best.pt" --pose-from "$RUNS/$POSE/best.pt" -o "$MODEL"
+average=()
+for run in $POSE $POSE_AVERAGE; do
+  scripts/train_turned_heads.sh "${run%-s*}" "${run##*-s}"
+  if [ "$run" != "$POSE" ]; then  # each as a two-network model with its card: the average reads its pose network
+    expnet export "$RUNS/$EXPRESSION/best.pt" --pose-from "$RUNS/$run/best.pt" -o "outputs/models/$run/expnet.onnx" --card
+    average+=("outputs/models/$run/expnet.onnx")
+  fi
+done
+READINGS=(${MIRROR:+"$MIRROR"})
+if [ ${#average[@]} -gt 0 ]; then READINGS+=(--pose-average "${average[@]}"); fi
+expnet export "$RUNS/$EXPRESSION/best.pt" --pose-from "$RUNS/$POSE/best.pt" ${READINGS[@]+"${READINGS[@]}"} -o "$MODEL"
 expnet evaluate emotion --data "$DATA" --report reports/emotion --runtime --quiet
 ok1 expnet evaluate pose "$DATA/aflw2000-samples" --report reports/pose/gt-boxes --quiet
 ok1 expnet evaluate pose "$DATA/aflw2000-samples" --own-detector --report reports/pose/own-detector --quiet
 expnet evaluate emotion --dataset profiled --root outputs/profiled/lfw-val-yaws --method expnet \
     --method dlib-fit --method raw-pixels --method majority --scales 1 --report reports/expression-pose --quiet
-expnet export "$RUNS/$EXPRESSION/best.pt" --pose-from "$RUNS/$POSE/best.pt" -o "$MODEL" --card \
+expnet export "$RUNS/$EXPRESSION/best.pt" --pose-from "$RUNS/$POSE/best.pt" ${READINGS[@]+"${READINGS[@]}"} -o "$MODEL" --card \
     --evaluation reports/emotion/results.json --pose-evaluation reports/pose/gt-boxes/results.json

@@ -52,7 +52,7 @@ def export_model(source: str | os.PathLike, path: str | os.PathLike, pose_from: 
     -------
     The files written: the model, then its card.
     """
-    from expnet.training.model_card import write_derived_card, write_model_card
+    # imported where needed: an exported model is written again with onnx alone, no torch
     from expnet.training.pose_average import average_pose
     averaged = bool(pose_average) or pose_mirror
     if Path(source).suffix == ".onnx":
@@ -60,13 +60,16 @@ def export_model(source: str | os.PathLike, path: str | os.PathLike, pose_from: 
             raise ValueError("an exported model (.onnx) can only be written again with --pose-average or "
                              "--pose-mirror (a new pose network needs the checkpoints)")
         model = average_pose(source, path, pose_average, pose_mirror)
-        return [model] + ([write_derived_card(source, model, evaluation, pose_evaluation, pose_average)] if card
-                          else [])
+        if not card:
+            return [model]
+        from expnet.training.model_card import write_derived_card
+        return [model, write_derived_card(source, model, evaluation, pose_evaluation, pose_average)]
     model = export_onnx(source, path, pose_from=pose_from)
     if averaged:
         average_pose(model, model, pose_average, pose_mirror)
     if not card:
         return [model]
+    from expnet.training.model_card import write_model_card
     written = write_model_card(source, model, Path(source).parent, evaluation, pose_evaluation, pose_from,
                                pose_average)
     return [model, written]

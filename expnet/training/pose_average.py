@@ -61,7 +61,11 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     -------
     Path of the written model.
     """
-    import onnx
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError("averaging a model's pose needs the onnx package: pip install onnx "
+                          "(or expnet[train])") from exc
 
     others = list(others or [])
     if not others and not mirror:
@@ -73,8 +77,10 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     graph = base.graph
     size = int(meta["net_config"]["input_size"])
     coder = TargetCoder.from_dict(meta["coder"])
-    networks = meta.get("networks") or []
-    pose_network = next((i for i, n in enumerate(networks) if POSE in n["outputs"]), 0)
+    # models exported before two-network models carry no list of networks: one network did everything
+    networks = meta.get("networks") or [{"outputs": ["expression", POSE, "shape"], "net_config": meta["net_config"],
+                                         "epochs": meta.get("epochs")}]
+    pose_network = next(i for i, n in enumerate(networks) if POSE in n["outputs"])
     for node in graph.node:  # the model's own reading now lands in pose/0
         node.output[:] = ["pose/0" if o == POSE else o for o in node.output]
     readings = [Reading("pose/0", pose_network, False, *_to_base(coder, coder))]
@@ -85,9 +91,9 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
         _check_compatible(meta, other_meta, model, other)
         _add_renamed(graph, other_model.graph, f"pose{k}/")
         other_coder = TargetCoder.from_dict(other_meta["coder"])
-        entry = next((n for n in other_meta.get("networks") or [] if POSE in n["outputs"]), None) or {
+        network = next((n for n in other_meta.get("networks") or [] if POSE in n["outputs"]), None) or {
             "net_config": other_meta["net_config"], "epochs": other_meta.get("epochs")}
-        networks.append({**entry, "outputs": [POSE], "source": Path(other).parent.name or str(other)})
+        networks.append({**network, "outputs": [POSE], "source": Path(other).parent.name or str(other)})
         readings.append(Reading(f"pose{k}/{POSE}", len(networks) - 1, False, *_to_base(other_coder, coder)))
         coders.append(other_coder)
     if mirror:
@@ -139,15 +145,17 @@ def _to_base(coder: TargetCoder, base: TargetCoder, mirror_map=None) -> tuple[np
 
 def _ancestry(graph, output: str) -> list:
     """The nodes ``output`` depends on, in the graph's (topological) order."""
-    producer = {o: n for n in graph.node for o in n.output}
-    needed, stack = set(), [output]
+    nodes = list(graph.node)
+    producer = {o: k for k, n in enumerate(nodes) for o in n.output}
+    needed: set[int] = set()
+    stack = [output]
     while stack:
-        node = producer.get(stack.pop())
-        if node is None or id(node) in needed:
+        k = producer.get(stack.pop())
+        if k is None or k in needed:
             continue
-        needed.add(id(node))
-        stack.extend(i for i in node.input if i)
-    return [n for n in graph.node if id(n) in needed]
+        needed.add(k)
+        stack.extend(i for i in nodes[k].input if i)
+    return [nodes[k] for k in sorted(needed)]
 
 
 def _copy_nodes(nodes: list, rename) -> list:
@@ -185,10 +193,10 @@ def _add_mirror(graph, reading: Reading, coder: TargetCoder, base: TargetCoder, 
         graph.initializer.extend(numpy_helper.from_array(np.array(v, np.int64), k) for k, v in constants.items())
         graph.node.append(helper.make_node("Slice", [INPUT, *constants], [flipped], name="mirror/flip"))
     nodes = _ancestry(graph, reading.tensor)
-    made = {o for n in nodes for o in n.output}
+    copied = {o for n in nodes for o in n.output} | {n.name for n in nodes} | {INPUT}  # weights stay shared
 
     def rename(name: str) -> str:
-        return "mirror/" + name if name in made or name == INPUT or name in {n.name for n in nodes} else name
+        return "mirror/" + name if name in copied else name
     graph.node.extend(_copy_nodes(nodes, rename))
     scale, shift = _to_base(coder, base, coder.mirror_map(size))
     return Reading(rename(reading.tensor), reading.network, True, scale, shift)

@@ -147,3 +147,18 @@ def test_a_network_with_another_crop_is_refused(trained, tmp_path, capsys):
     assert main(["export", str(out / "best.pt"), "-o", str(first)]) == 0
     assert main(["export", str(first), "--pose-average", str(small), "-o", str(tmp_path / "x.onnx")]) == 2
     assert "another input size" in capsys.readouterr().err
+
+
+def test_an_exported_model_is_averaged_without_torch_and_without_onnx_says_what_to_install(onnx_model, tmp_path):
+    import subprocess
+    import sys
+    run = ("import sys; sys.modules[{blocked!r}] = None; from expnet.cli import main; "
+           "sys.exit(main(['export', {model!r}, '--pose-mirror', '-o', {out!r}]))")
+    out = tmp_path / "mirrored.onnx"
+    done = subprocess.run([sys.executable, "-c", run.format(blocked="torch", model=str(onnx_model), out=str(out))],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and out.exists(), done.stderr
+    done = subprocess.run([sys.executable, "-c", run.format(blocked="onnx", model=str(onnx_model),
+                                                            out=str(tmp_path / "no.onnx"))],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "pip install onnx" in done.stderr and not (tmp_path / "no.onnx").exists()
