@@ -96,6 +96,16 @@ def mean_rotation(rotations: np.ndarray) -> np.ndarray:
     return u @ (vt * np.stack([np.ones_like(d), np.ones_like(d), d], -1)[..., :, None])
 
 
+def mirror_pose(rotation: np.ndarray, translation: np.ndarray, width) -> tuple[np.ndarray, np.ndarray]:
+    """The pose of a face in its image flipped left-right (pixel column x -> width - 1 - x):
+    rotation ``M R M`` with ``M = diag(-1, 1, 1)`` (yaw and roll change sign) and the model origin
+    mirrored; the scale is unchanged. ``(..., 3, 3)``, ``(..., 2)``; ``width`` broadcasts."""
+    flip = np.diag([-1.0, 1.0, 1.0])
+    translation = np.asarray(translation, dtype=np.float64)
+    return (flip @ np.asarray(rotation, dtype=np.float64) @ flip,
+            np.stack([np.asarray(width, dtype=np.float64) - 1 - translation[..., 0], translation[..., 1]], -1))
+
+
 def project(points: np.ndarray, rotation: np.ndarray, scale, translation) -> np.ndarray:
     """Weak-perspective projection of ``(..., N, 3)`` model points to ``(..., N, 2)`` pixels."""
     rotated = np.einsum("...ij,...nj->...ni", rotation, points)

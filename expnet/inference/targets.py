@@ -76,9 +76,10 @@ class TargetCoder:
         """``(sign, offset)``, ``(n_pose,)`` each: the whitened pose targets of a crop from those of
         its left-right mirror image (``crop[:, ::-1]``) are ``sign * mirrored + offset``.
 
-        Mirroring turns a rotation R into ``M R M`` (``M = diag(-1, 1, 1)``: yaw and roll change
-        sign, and so do the 6-D encoding's second and third entries of the first column and the first
-        of the second) and moves crop column x to ``crop_size - 1 - x``; size and height stay.
+        Mirroring (:func:`expnet.face.pose.mirror_pose`) turns a rotation R into ``M R M``
+        (``M = diag(-1, 1, 1)``: yaw and roll change sign, and so do the 6-D encoding's second and
+        third entries of the first column and the first of the second) and moves crop column x to
+        ``crop_size - 1 - x``; size and height stay.
         """
         rotation = [1.0, -1.0, -1.0] if self.pose_encoding == "euler" else [1.0, -1.0, -1.0, -1.0, 1.0, 1.0]
         sign = np.array(rotation + [1.0, -1.0, 1.0])

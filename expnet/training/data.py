@@ -30,6 +30,7 @@ from expnet.detection.boxes import box_from_landmarks
 from expnet.detection.crop import ENLARGE, crop, square_box
 from expnet.face.extra_basis import ExtraComponents
 from expnet.face.ibug68 import mirror_landmarks
+from expnet.face.pose import mirror_pose
 from expnet.inference.targets import TargetCoder
 from expnet.io.atomic import atomic_path
 from expnet.io.images import ImageError, load_image
@@ -157,10 +158,8 @@ def build_samples(label_files: list[str], input_size: int, fitter: LandmarkFitte
     # x -> W-1-x: the refit would put the 2D fit's flatter pitch back in the twin.
     exact = np.array([r["pose"].get("source") == POSE_SOURCE_MESH for r in rows], dtype=bool)
     if exact.any():
-        flip = np.diag([-1.0, 1.0, 1.0])
-        fit.rotation[exact] = flip @ rot[exact] @ flip
+        fit.rotation[exact], fit.translation[exact] = mirror_pose(rot[exact], trn[exact], widths[exact])
         fit.scale[exact] = scl[exact]
-        fit.translation[exact] = np.c_[widths[exact] - 1 - trn[exact, 0], trn[exact, 1]]
     # Image -> crop affine of the mirrored image: x' = W-1-x, then the crop, then flip the crop.
     m_aff = affine.copy()
     a = affine[:, 0, 0]

@@ -1,6 +1,6 @@
 import numpy as np
 
-from expnet.face.pose import Pose, euler_to_rotation, project, rodrigues, rotation_to_euler
+from expnet.face.pose import Pose, euler_to_rotation, mirror_pose, project, rodrigues, rotation_to_euler
 
 
 def test_euler_round_trip(rng):
@@ -31,3 +31,11 @@ def test_projection_flips_y_and_scales():
     assert np.allclose(project(np.zeros((1, 3)), np.eye(3), 1.0, [3.0, 4.0]), [[3.0, 4.0]])
     d = pose.to_dict()
     assert d["yaw"] == 0 and d["scale"] == 2.0
+
+
+def test_mirror_pose_flips_yaw_and_roll_and_the_horizontal_position():
+    rotation = euler_to_rotation(*np.radians([10.0, 50.0, -20.0]))
+    r, t = mirror_pose(rotation, np.array([30.0, 40.0]), 100)
+    assert np.allclose(np.degrees(rotation_to_euler(r)), [10.0, -50.0, 20.0]) and np.allclose(t, [69.0, 40.0])
+    twice = mirror_pose(*mirror_pose(rotation, np.array([30.0, 40.0]), 100), 100)
+    assert np.allclose(twice[0], rotation) and np.allclose(twice[1], [30.0, 40.0])

@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 
 from expnet.cli import main
-from expnet.face.pose import euler_to_rotation
+from expnet.face.pose import euler_to_rotation, mirror_pose
 from expnet.inference.targets import TargetCoder
-
-MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
 @pytest.mark.parametrize("encoding", ["euler", "6d"])
@@ -25,8 +23,8 @@ def test_the_mirror_map_reads_a_crops_pose_from_its_mirror_images(model, encodin
         rotation, scale, translation, affine, size)
     coder = TargetCoder.from_model(model.landmarks, raw.mean(0), raw.std(0) + 0.1, encoding)
     # the same face in the mirror image: rotation M R M, column x at size - 1 - x
-    mirrored = coder.encode_pose(MIRROR @ rotation @ MIRROR, scale, np.c_[size - 1 - translation[:, 0],
-                                                                          translation[:, 1]], affine, size)
+    flipped, moved = mirror_pose(rotation, translation, size)
+    mirrored = coder.encode_pose(flipped, scale, moved, affine, size)
     sign, offset = coder.mirror_map(size)
     assert np.allclose(sign * mirrored + offset, coder.encode_pose(rotation, scale, translation, affine, size))
     assert not np.allclose(mirrored, coder.encode_pose(rotation, scale, translation, affine, size))
