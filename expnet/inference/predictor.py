@@ -40,6 +40,9 @@ def default_model_path() -> Path:
     return Path(str(resources.files("expnet").joinpath("models/expnet.onnx")))
 
 
+METADATA_KEY = "expnet"  # the ONNX metadata entry that carries a model's JSON description
+
+
 def open_model(model: str | os.PathLike | None = None, options=None):
     """A model file's onnxruntime session and its ``expnet`` metadata (what decoding needs, and
     the recipe); a missing, unreadable or foreign file is a one-line error naming it."""
@@ -52,9 +55,9 @@ def open_model(model: str | os.PathLike | None = None, options=None):
     except Exception as exc:  # onnxruntime's own error classes: a usage error for the command
         raise ValueError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
     props = session.get_modelmeta().custom_metadata_map
-    if "expnet" not in props:
-        raise ValueError(f"{path} is not an expnet model (no 'expnet' metadata)")
-    return session, json.loads(props["expnet"])
+    if METADATA_KEY not in props:
+        raise ValueError(f"{path} is not an expnet model (no {METADATA_KEY!r} metadata)")
+    return session, json.loads(props[METADATA_KEY])
 
 
 def read_metadata(model: str | os.PathLike | None = None) -> tuple[Path, dict]:

@@ -20,6 +20,7 @@ import numpy as np
 from expnet.assets.basis import basis_name
 from expnet.detection.boxes import BOX_CONVENTION
 from expnet.detection.crop import ENLARGE
+from expnet.inference.predictor import METADATA_KEY
 from expnet.io.atomic import atomic_path
 from expnet.training.checkpoint import load_checkpoint
 
@@ -158,7 +159,7 @@ def _add_metadata(path: Path, cfg, state: dict, extra: dict | None, pose_state: 
             "crop": {"enlarge": enlarge, "box_convention": BOX_CONVENTION, "input": "grey 0-255"},
             "epochs": state["epoch"], "train_config": state["train_config"], "networks": networks, **(extra or {})}
     entry = model.metadata_props.add()
-    entry.key, entry.value = "expnet", json.dumps(meta)
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     onnx.save(model, str(path))
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from expnet.inference.predictor import METADATA_KEY
 from expnet.inference.targets import TargetCoder
 from expnet.io.atomic import atomic_path
 
 INPUT, POSE = "pixels", "pose"
-META_KEY = "expnet"
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     meta["pose_readings"] = [{"network": r.network, "mirror": r.mirror} for r in readings]
     meta["pose_mirror"] = mirror
     for entry in base.metadata_props:
-        if entry.key == META_KEY:
+        if entry.key == METADATA_KEY:
             entry.value = json.dumps(meta)
     onnx.checker.check_model(base)
     path = Path(path)
@@ -114,7 +114,7 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
 
 def _metadata(onnx_model, name) -> dict:
     for entry in onnx_model.metadata_props:
-        if entry.key == META_KEY:
+        if entry.key == METADATA_KEY:
             meta = json.loads(entry.value)
             graph = onnx_model.graph
             if [i.name for i in graph.input] != [INPUT] or POSE not in [o.name for o in graph.output]:
