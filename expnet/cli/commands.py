@@ -100,6 +100,7 @@ def run_train(args) -> int:
                          loss_weights=_numbers(args.loss_weights, "--loss-weights E,P,S", 3),
                          pose_loss=args.pose_loss, label_weights=_numbers(args.label_weights, "--label-weights"),
                          epoch_samples=args.epoch_samples, fill_black=args.fill_black, occlude=args.occlude,
+                         sunglasses=args.sunglasses,
                          enlarge=args.enlarge)
     print(json.dumps(Trainer(config, progress=not args.quiet).run(), indent=2))
     return 0

@@ -357,6 +357,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--occlude", type=float, default=d["occlude"],
                    help="probability that a band of a training crop is covered with flat grey (sunglasses, hands: "
                         "the pose read from what is left of the head)")
+    p.add_argument("--sunglasses", type=float, default=d["sunglasses"],
+                   help="probability that the face in a training crop wears dark glasses, placed on the head "
+                        "with its true pose (they turn and foreshorten with it)")
     p.add_argument("--net", default=None,
                    help='JSON overrides of the network config, e.g. \'{"widths": [32,64,128,192]}\'')
     p.add_argument("--quiet", action="store_true", help="no progress bar")

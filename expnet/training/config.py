@@ -76,6 +76,7 @@ class TrainConfig:
     epoch_samples: int = 0             # samples drawn per epoch (0: the training set's size)
     fill_black: float = 0.0            # probability that a crop's black canvas takes another crop's pixels
     occlude: float = 0.0               # probability that a band of a crop is covered with flat grey
+    sunglasses: float = 0.0            # probability that the face in a crop wears dark glasses
     enlarge: float = ENLARGE           # the crop: the box squared and enlarged this much (wider: more head)
 
     def __post_init__(self):
@@ -102,7 +103,7 @@ class TrainConfig:
                                  f"and not all zero; got {self.label_weights!r}")
         if not 1.0 <= float(self.enlarge) <= 3.0:
             raise ValueError(f"enlarge must be within [1, 3], got {self.enlarge!r}")
-        for name in ("fill_black", "occlude"):
+        for name in ("fill_black", "occlude", "sunglasses"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name} is a probability, got {getattr(self, name)!r}")
         if int(self.epoch_samples) < 0:

@@ -36,6 +36,7 @@ from expnet.io.atomic import atomic_path
 from expnet.io.images import ImageError, load_image
 from expnet.io.labels import POSE_SOURCE_MESH, read_usable
 from expnet.teacher.fitting import LandmarkFitter
+from expnet.training.sunglasses import GlassesFrame, draw_sunglasses
 
 CONTEXT = 1.3
 FIT_CHUNK = 4096  # faces per batched refit of mirrored landmarks
@@ -198,6 +199,14 @@ class Augment:
     # this probability a band of the crop takes one flat grey, so that the pose has to be read from
     # what is left of the head.
     p_occlude: float = 0.0
+    # With this probability the face wears dark glasses placed with its true pose
+    # (expnet.training.sunglasses); ``glasses`` is the frame fitted to the model's landmarks.
+    p_glasses: float = 0.0
+    glasses: GlassesFrame | None = None
+
+    def __post_init__(self):
+        if self.p_glasses > 0 and self.glasses is None:
+            raise ValueError("p_glasses needs a glasses frame (GlassesFrame.from_landmarks)")
 
 
 def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCoder,
@@ -231,6 +240,10 @@ def make_batch(samples: SampleSet, index: np.ndarray, size: int, coder: TargetCo
                 img = np.where(black, donor, img)
             if augment.p_occlude > 0 and rng.random() < augment.p_occlude:
                 img = _occlude(img, rng)
+            if augment.glasses is not None and rng.random() < augment.p_glasses:
+                i = index[j]
+                img = draw_sunglasses(img, samples.rotation[i], samples.scale[i], samples.translation[i],
+                                      affines[j], augment.glasses, rng)
             img = _degrade(img, rng, augment)
         out[j, 0] = img
     pose = coder.encode_pose(samples.rotation[index], samples.scale[index], samples.translation[index],

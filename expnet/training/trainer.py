@@ -36,6 +36,7 @@ from expnet.training.config import TrainConfig, encoding_of
 from expnet.training.data import Augment, SampleSet, build_samples, centre_affines, make_batch
 from expnet.training.losses import PoseLoss
 from expnet.training.network import ExpNetCNN, NetConfig, count_macs
+from expnet.training.sunglasses import GlassesFrame
 
 
 def _split(samples: SampleSet, held: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +243,9 @@ class Trainer:
         run.net.train()
         batches = self._epoch_batches(run, rng)
         seeds = rng.integers(0, 2**31, len(batches))
-        augment = Augment(p_fill=c.fill_black, p_occlude=c.occlude) if c.augment else None
+        glasses = GlassesFrame.from_landmarks(self.model.landmarks.vertices()) if c.sunglasses > 0 else None
+        augment = Augment(p_fill=c.fill_black, p_occlude=c.occlude, p_glasses=c.sunglasses,
+                          glasses=glasses) if c.augment else None
 
         def prepare(k: int):
             return make_batch(run.samples, batches[k], c.input_size, run.coder,
