@@ -27,13 +27,13 @@
 #
 # Runs go to outputs/train/turned-heads/<name>-s<seed>/ (checkpoints stay out of git).
 set -euo pipefail
-NAME="$1"; SEED="${2:-0}"; MAX_MINUTES="${MAX_MINUTES:-0}"
+NAME="$1"; SEED="${2:-0}"; MAX_MINUTES="${MAX_MINUTES:-0}"  # THREADS=N: torch threads (0: its default)
 L=outputs/labels
 P=outputs/profiled
 REAL=("$L/lfw-expressions.jsonl" "$L/fer2013-train.jsonl" "$L/utkface.jsonl")
 VIEWS=("$P/lfw-train-3v/labels.jsonl" "$P/utkface-3v/labels.jsonl" "$P/lfw-val-3v/labels.jsonl")
 OUT="outputs/train/turned-heads/$NAME-s$SEED"
-COMMON=(--optimizer adamw --seed "$SEED" --max-minutes "$MAX_MINUTES" --epoch-samples 40000)
+COMMON=(--optimizer adamw --seed "$SEED" --max-minutes "$MAX_MINUTES" --epoch-samples 40000 --threads "${THREADS:-0}")
 # lfw-val-3v holds only held-out identities: it is validation, whatever its share.
 # A -big pose recipe runs on the project's default widths (stem 32, stages 48-96-160-256: 5.9 M
 # multiply-adds at 56 px instead of 3.2 M, 0.40 M parameters instead of 0.25 M): more data and
