@@ -248,13 +248,16 @@ def run_model(args) -> int:
     if args.action == "info":
         from expnet import __version__
         from expnet.inference.predictor import describe_network
-        print(json.dumps({"expnet": __version__, **describe(FaceModel.load()), "network": describe_network(args.model)},
-                         indent=2))
+        if args.path is not None and args.model is not None:
+            raise ValueError(f"model info describes one model: give {args.path} or --model {args.model}, not both")
+        network = describe_network(args.path if args.path is not None else args.model)
+        print(json.dumps({"expnet": __version__, **describe(FaceModel.load()), "network": network}, indent=2))
     elif args.action == "export-mesh":
         from expnet.face.mesh import write_mesh
         model = FaceModel.load()
-        write_mesh(args.path, model.vertices(), model.triangles)
-        print(f"wrote the mean face to {args.path}")
+        path = args.path if args.path is not None else "mean_face.obj"
+        write_mesh(path, model.vertices(), model.triangles)
+        print(f"wrote the mean face to {path}")
     return 0
 
 

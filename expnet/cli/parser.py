@@ -266,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["info", "export-mesh"],
                    help="info: the face model's sizes and licence, and what the network model holds; "
                         "export-mesh: the mean face")
-    p.add_argument("path", nargs="?", default="mean_face.obj", help="for export-mesh: .obj or .ply")
+    p.add_argument("path", nargs="?", default=None,
+                   help="for info: an ONNX model (as --model); for export-mesh: .obj or .ply (default: mean_face.obj)")
     p.add_argument("--model", default=None, help="for info: an ONNX model (if not given: the shipped one)")
     p.set_defaults(func=commands.run_model)
 

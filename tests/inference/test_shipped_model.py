@@ -21,6 +21,18 @@ def test_shipped_model_is_small_and_described():
     assert card.exists() and (path.parent / "training_log.csv").exists()
 
 
+def test_model_info_describes_the_model_it_is_given(tmp_path, capsys):
+    from expnet.cli import main
+    other = tmp_path / "other.onnx"
+    other.write_bytes(default_model_path().read_bytes())
+    assert main(["model", "info", str(other)]) == 0
+    assert json.loads(capsys.readouterr().out)["network"]["file"] == str(other)
+    assert main(["model", "info"]) == 0  # no path: the shipped model
+    assert json.loads(capsys.readouterr().out)["network"]["file"] == str(default_model_path())
+    assert main(["model", "info", str(other), "--model", str(other)]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_default_photo_gives_a_plausible_face():
     result = ExpNet().predict(sample_path())
     assert result.error is None and len(result.faces) >= 1
