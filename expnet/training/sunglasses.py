@@ -18,11 +18,11 @@ import numpy as np
 from expnet.face.ibug68 import JAW, LEFT_EYE, N_LANDMARKS, RIGHT_EYE
 from expnet.face.pose import project
 
-LENS_POINTS = 24        # vertices of each lens outline
-LENS_HALF_WIDTH = 0.9  # of an eye's width: the lenses nearly meet over the nose
-LENS_HALF_HEIGHT = 0.7   # a sunglasses lens, about 50 x 40 mm over a 30 mm eye
-LENS_FORWARD = 0.35     # lenses sit in front of the eyes (eye widths, model z)
-FRAME_THICKNESS = 0.12  # bridge and temples, in eye widths
+LENS_POINTS = 24         # vertices of each lens outline
+LENS_HALF_WIDTH = 0.9    # eye widths: a sunglasses lens, about 50 x 40 mm over a 30 mm eye,
+LENS_HALF_HEIGHT = 0.7   # the two nearly meeting over the nose
+LENS_FORWARD = 0.35      # lenses sit in front of the eyes (eye widths, model z)
+FRAME_THICKNESS = 0.12   # bridge and temples, in eye widths
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ def draw_sunglasses(img: np.ndarray, rotation: np.ndarray, scale: float, transla
     cv2.fillPoly(out, list(np.round(lenses).astype(np.int32)), shade, lineType=cv2.LINE_AA)
     bridge = np.round(to_crop(frame.bridge)).astype(np.int32)
     cv2.line(out, tuple(bridge[0]), tuple(bridge[1]), shade, thick, lineType=cv2.LINE_AA)
-    # a temple shows on the side turned towards the camera (its x axis pointing at the viewer)
+    # a temple shows on a side turned towards the camera (its x axis pointing at the viewer; on a
+    # frontal face both, running back past the cheeks)
     towards = rotation[2, 0] * np.sign(frame.temples[:, 0, 0])
     for k in np.flatnonzero(towards > -0.1):
         a, b = np.round(to_crop(frame.temples[k])).astype(np.int32)
