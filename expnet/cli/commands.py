@@ -254,6 +254,8 @@ def run_model(args) -> int:
         print(json.dumps({"expnet": __version__, **describe(FaceModel.load()), "network": network}, indent=2))
     elif args.action == "export-mesh":
         from expnet.face.mesh import write_mesh
+        if args.model is not None:
+            raise ValueError("export-mesh writes the face model's mean face; --model names a network model (for info)")
         model = FaceModel.load()
         path = args.path if args.path is not None else "mean_face.obj"
         write_mesh(path, model.vertices(), model.triangles)

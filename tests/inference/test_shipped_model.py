@@ -31,6 +31,8 @@ def test_model_info_describes_the_model_it_is_given(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["network"]["file"] == str(default_model_path())
     assert main(["model", "info", str(other), "--model", str(other)]) == 2
     assert "not both" in capsys.readouterr().err
+    assert main(["model", "export-mesh", str(tmp_path / "face.obj"), "--model", str(other)]) == 2
+    assert not (tmp_path / "face.obj").exists()
 
 
 def test_default_photo_gives_a_plausible_face():
