@@ -21,6 +21,8 @@
 #   scripts/train_turned_heads.sh pose-mesh 0      # the same on pose-mix's smaller network
 #   scripts/train_turned_heads.sh pose-mesh-big-glasses 0  # pose-mesh-big, a fifth of the faces in
 #                                                  # dark glasses placed with their pose (--sunglasses)
+#   scripts/train_turned_heads.sh pose-mesh-big-pitch 0    # pose-mesh-big, a tenth of each epoch from
+#                                                  # the views pitched to +-45 (lfw-train-pitch)
 #   scripts/train_turned_heads.sh expression 0     # the expression network of the two-network route
 #   scripts/train_turned_heads.sh expression-fer 0 # the same with FER-2013's share raised to 55%
 #   scripts/train_turned_heads.sh joint 0          # one network for everything (vertex loss)
@@ -103,6 +105,16 @@ case "$NAME" in
       --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
       --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
       --net "$POSE_NET" ;;
+  pose-mesh-big-pitch)
+    # pose-mesh-big with a tenth of each epoch from lfw-train-pitch (pitch spread to +-45), taken from
+    # the face-only views: held-out views of faces turned up 25 degrees or more are read 26-60% further
+    # off than the rest of their yaw bin, faces turned down as far are not (scripts/views_by_pitch.py),
+    # and they are rare (4% of the views); AFLW2000-3D's face at 65.6 degrees of yaw is pitched up 40
+    expnet train --labels "${REAL[@]}" "${VIEWS[@]}" "$P/lfw-train-head/labels.jsonl" "$P/utkface-head/labels.jsonl" \
+      "$P/lfw-train-pitch/labels.jsonl" --label-weights 0.15,0.1,0.15,0.1,0.1,0,0.15,0.15,0.1 \
+      --out "$OUT" --input-size 56 --loss-weights 0,1,0 --pose-loss vertex \
+      --lr 2e-3 --schedule cosine --epochs 40 "${COMMON[@]}" \
+      --net "$POSE_NET" ;;
   pose-mix-occ)
     # pose-mix with a flat grey band over 30% of the crops: the face behind sunglasses at 70.9
     # degrees is what is left of AFLW2000-3D's 60-90 bin, and rendered views are never covered
@@ -138,6 +150,6 @@ case "$NAME" in
     expnet train --labels "${REAL[@]}" "${VIEWS[@]}" --label-weights 0.2,0.35,0.1,0.175,0.175,0 \
       --out "$OUT" --input-size 112 --lr 1e-3 --epochs 26 --pose-loss vertex "${COMMON[@]}" \
       --net '{"stem": 24, "widths": [32, 64, 128, 192]}' ;;
-  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, pose-mix-all-big, pose-mesh, pose-mesh-big, pose-mesh-big-glasses, expression, expression-fer, joint)" >&2
+  *) echo "unknown candidate $NAME (pose-vertex, pose-euler, pose-vertex-fill, pose-long, pose-pitch, pose-wide, pose-head, pose-mix, pose-mix-occ, pose-mix-all, pose-mix-big, pose-mix-all-big, pose-mesh, pose-mesh-big, pose-mesh-big-glasses, pose-mesh-big-pitch, expression, expression-fer, joint)" >&2
      exit 2 ;;
 esac
