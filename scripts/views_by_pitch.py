@@ -45,8 +45,10 @@ def by_pitch(model: str, views: Path) -> dict:
 def pitch_spread(labels: Path) -> dict:
     """Mean and median pitch of a label file's fitted faces, and the share beyond +-10 degrees."""
     pitch = np.array([r["pose"]["pitch"] for r in iter_rows(labels) if is_fitted(r)])
-    return {"faces": len(pitch), "mean": round(float(pitch.mean()), 2), "median": round(float(np.median(pitch)), 2),
-            "share_below_-10": round(float((pitch < -10).mean()), 3), "share_above_10": round(float((pitch > 10).mean()), 3)}
+    return {"faces": len(pitch), "mean": round(float(pitch.mean()), 2),
+            "median": round(float(np.median(pitch)), 2),
+            "share_below_-10": round(float((pitch < -10).mean()), 3),
+            "share_above_10": round(float((pitch > 10).mean()), 3)}
 
 
 def main() -> None:
