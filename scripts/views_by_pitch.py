@@ -26,7 +26,7 @@ PITCH_EDGES = (-90, -25, -10, 10, 25, 90)
 def by_pitch(model: str, views: Path) -> dict:
     """{yaw bin: {pitch bin: {"mean", "views"}}} of one model on one folder of views."""
     errors = view_errors(model, views)
-    pitch_of = {Path(r["image"]).name: r["pose"]["pitch"] for r in iter_rows(views / "labels.jsonl") if r.get("pose")}
+    pitch_of = {Path(r["image"]).name: r["pose"]["pitch"] for r in iter_rows(views / "labels.jsonl") if is_fitted(r)}
     names = list(errors)
     yaw = np.array([errors[k][0] for k in names])
     err = np.array([errors[k][1] for k in names])

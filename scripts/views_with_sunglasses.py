@@ -43,7 +43,7 @@ def main() -> None:
                                 np.eye(2, 3), frame, rng)
         target = args.out / "images" / (Path(row["image"]).stem + ".png")  # lossless: the glasses' edges kept
         cv2.imwrite(str(target), drawn)
-        rows.append({**row, "image": str(target), "sunglasses": True})
+        rows.append({**row, "image": str(target)})
     with atomic_path(args.out / "labels.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(json.dumps({"views": len(rows), "out": str(args.out)}))
