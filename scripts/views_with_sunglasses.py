@@ -19,8 +19,7 @@ import cv2
 import numpy as np
 
 from expnet.face.model import FaceModel
-from expnet.io.atomic import atomic_path
-from expnet.io.labels import is_fitted, iter_rows
+from expnet.io.labels import is_fitted, iter_rows, write_rows
 from expnet.training.sunglasses import GlassesFrame, draw_sunglasses
 
 
@@ -44,8 +43,7 @@ def main() -> None:
         target = args.out / "images" / (Path(row["image"]).stem + ".png")  # lossless: the glasses' edges kept
         cv2.imwrite(str(target), drawn)
         rows.append({**row, "image": str(target)})
-    with atomic_path(args.out / "labels.jsonl") as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_rows(rows, args.out / "labels.jsonl")
     print(json.dumps({"views": len(rows), "out": str(args.out)}))
 
 
