@@ -207,11 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "export", help="checkpoint -> ONNX model with its metadata")
     p.add_argument("checkpoint", help="a checkpoint of expnet train (best.pt or last.pt), or a model of expnet "
-                                      "export (.onnx) to write again with --pose-average or --pose-mirror")
+                                      "export (.onnx) to write again with --pose-from, --pose-average or --pose-mirror")
     p.add_argument("--output", "-o", default="expnet.onnx", help="the ONNX file to write")
     p.add_argument("--pose-from", metavar="CHECKPOINT",
                    help="a pose network's checkpoint: the model takes its pose output from it and expression and "
-                        "shape from CHECKPOINT (both networks in one ONNX graph)")
+                        "shape from CHECKPOINT (both networks in one ONNX graph); from a model (.onnx), its pose "
+                        "network is replaced, its expression network kept")
     p.add_argument("--pose-average", nargs="+", metavar="MODEL",
                    help="models (.onnx) whose pose networks also read each crop (e.g. other seeds of the pose "
                         "recipe): the model outputs the mean pose (in the graph; expression and shape unchanged)")

@@ -5,7 +5,9 @@ The graph takes raw grey crops ``pixels`` (B, 1, S, S) in 0-255 and returns whit
 statistics, basis name, crop convention) is stored as JSON in the model's metadata under
 ``expnet``. With a second checkpoint for pose (``pose_from``), the graph holds both networks
 (:class:`expnet.training.network.SplitNetwork`) and the metadata's ``networks`` says which output
-comes from which; every consumer runs it as it runs one network.
+comes from which; every consumer runs it as it runs one network. An exported model's pose network
+can also be replaced by a new pose checkpoint (:func:`replace_pose`), its expression network kept
+as it is: a new pose recipe is joined to a shipped expression network whose checkpoint is gone.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ def export_model(source: str | os.PathLike, path: str | os.PathLike, pose_from: 
     ----------
     source : path
         A checkpoint of ``expnet train``, or an ``.onnx`` of ``expnet export`` to write again with
-        ``pose_average`` or ``pose_mirror`` (its card and logs are carried over with ``card``).
+        ``pose_from``, ``pose_average`` or ``pose_mirror`` (its card and logs are carried over with
+        ``card``).
     path : path
         The ONNX file to write.
     pose_from : path, optional
-        As in :func:`export_onnx`.
+        As in :func:`export_onnx`; for an ``.onnx`` source, as in :func:`replace_pose`.
     pose_average : list of paths, optional
         Models (``.onnx``) whose pose networks also read each crop; the model outputs the mean
         pose (:mod:`expnet.training.pose_average`).
@@ -57,14 +60,16 @@ def export_model(source: str | os.PathLike, path: str | os.PathLike, pose_from: 
     from expnet.training.pose_average import average_pose
     averaged = bool(pose_average) or pose_mirror
     if Path(source).suffix == ".onnx":
-        if pose_from or not averaged:
-            raise ValueError("an exported model (.onnx) can only be written again with --pose-average or "
-                             "--pose-mirror (a new pose network needs the checkpoints)")
-        model = average_pose(source, path, pose_average, pose_mirror)
+        if not (pose_from or averaged):
+            raise ValueError("an exported model (.onnx) can only be written again with --pose-from, --pose-average "
+                             "or --pose-mirror")
+        model = replace_pose(source, pose_from, path) if pose_from else Path(source)
+        if averaged:
+            model = average_pose(model, path, pose_average, pose_mirror)
         if not card:
             return [model]
         from expnet.training.model_card import write_derived_card
-        return [model, write_derived_card(source, model, evaluation, pose_evaluation, pose_average)]
+        return [model, write_derived_card(source, model, evaluation, pose_evaluation, pose_average, pose_from)]
     model = export_onnx(source, path, pose_from=pose_from)
     if averaged:
         average_pose(model, model, pose_average, pose_mirror)
@@ -109,6 +114,92 @@ def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: d
                           dynamic_axes={n: {0: "batch"} for n in ("pixels", "expression", "pose", "shape")},
                           opset_version=17, dynamo=False)
         _add_metadata(tmp, net.config, state, extra, pose_state, checkpoint, pose_from)
+    return path
+
+
+def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Write a copy of the exported ``model`` whose pose comes from the checkpoint ``pose_from``.
+
+    The model's expression and shape (its first network, weights untouched) are kept; the nodes
+    only its pose depended on (a pose network, or the pose head of a one-network model) are
+    dropped, and the new pose network joins the graph as :func:`export_onnx` would have placed it
+    beside the expression network's checkpoint.
+
+    Parameters
+    ----------
+    model : path
+        A model of ``expnet export`` whose pose is read by one network (not averaged).
+    pose_from : path
+        A pose network's checkpoint of ``expnet train``; its crop must be the model's.
+    path : path
+        The ONNX file to write (atomically; it may be ``model`` itself).
+    """
+    import tempfile
+
+    import onnx
+    import torch
+
+    from expnet.training.network import ExpNetCNN, NetConfig, SplitNetwork
+    from expnet.training.onnx_graph import INPUT, POSE, add_renamed, ancestry, model_metadata, set_metadata
+
+    base = onnx.load(str(model))
+    meta = model_metadata(base, model)
+    if meta.get("pose_readings"):
+        raise ValueError(f"{model} averages its pose over several readings: replace the pose network of the "
+                         "model it was made from, then average again")
+    # models exported before two-network models carry no list of networks: one network did everything
+    first = (meta.get("networks") or [{"outputs": ["expression", POSE, "shape"], "net_config": meta["net_config"],
+                                       "enlarge": meta["crop"]["enlarge"]}])[0]
+    pose_state = load_checkpoint(pose_from)
+    # the pose path exactly as export_onnx builds it; the expression network here is a stand-in of the
+    # same configuration (only its input size and crop matter), its nodes are not kept
+    expression_enlarge = float(first.get("enlarge", meta["crop"]["enlarge"]))
+    split = SplitNetwork(ExpNetCNN(NetConfig.from_dict(first["net_config"])), _load_net(pose_state),
+                         expression_enlarge, _enlarge(pose_state)).eval()
+    size, enlarge = split.input_size, max(expression_enlarge, _enlarge(pose_state))
+    if size != meta["net_config"]["input_size"] or abs(enlarge - meta["crop"]["enlarge"]) > 1e-9:
+        raise ValueError(f"{pose_from} reads a crop enlarged {_enlarge(pose_state):g}x, which makes a {size} px "
+                         f"input; {model} takes {meta['net_config']['input_size']} px enlarged "
+                         f"{meta['crop']['enlarge']:g}x: its pose network can only be replaced by one of the same crop")
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        fresh = Path(tmp) / "pose.onnx"
+        torch.onnx.export(split, (torch.zeros(2, 1, size, size),), str(fresh), input_names=[INPUT],
+                          output_names=["expression", POSE, "shape"],
+                          dynamic_axes={n: {0: "batch"} for n in (INPUT, "expression", POSE, "shape")},
+                          opset_version=17, dynamo=False)
+        new = onnx.load(str(fresh))
+    graph = base.graph
+    # nodes are known by their outputs (SSA: each is produced once), not by their Python wrappers
+    kept = {tuple(n.output) for out in ("expression", "shape") for n in ancestry(graph, out)}
+    # copies: the originals go with the cleared field
+    nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in graph.node if tuple(n.output) in kept]
+    for node in nodes:  # one network's heads may come out of one node (a split): its old pose goes unused
+        node.output[:] = ["replaced/" + o if o == POSE else o for o in node.output]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    weights = [w for w in graph.initializer if w.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
+    add_renamed(graph, new.graph, POSE, lambda name: name if name in (INPUT, POSE) else "pose_network/" + name)
+    for k, output in enumerate(graph.output):  # the pose output's width follows the new network's encoding
+        if output.name == POSE:
+            graph.output[k].CopyFrom(next(o for o in new.graph.output if o.name == POSE))
+    produced = {o for n in graph.node for o in n.output}
+    values = [v for v in graph.value_info if v.name in produced]
+    del graph.value_info[:]
+    graph.value_info.extend(values)
+    for key in ("pose_mean", "pose_std", "pose_encoding"):  # pose decodes with the new network's statistics
+        meta["coder"][key] = pose_state["coder"].get(key, "euler")
+    meta["net_config"]["n_pose"] = pose_state["net_config"]["n_pose"]
+    meta["networks"] = [{**first, "outputs": ["expression", "shape"]},
+                        _network_entry(pose_state, pose_from, [POSE])]
+    set_metadata(base, meta)
+    onnx.checker.check_model(base)
+    path = Path(path)
+    with atomic_path(path) as tmp_path:
+        onnx.save(base, str(tmp_path))
     return path
 
 

@@ -134,11 +134,14 @@ def write_model_card(checkpoint: str | os.PathLike, onnx_path: str | os.PathLike
 
 
 def write_derived_card(source: str | os.PathLike, onnx_path: str | os.PathLike, evaluation: dict | None = None,
-                       pose_evaluation: dict | None = None, pose_average: list | None = None) -> Path:
-    """The card of a model written again from ``source`` (``expnet export MODEL.onnx --pose-average
-    ... --pose-mirror``): ``source``'s card and training logs carried over, its file line updated, a
-    note on the pose readings and the sections of the ``pose_average`` models' pose networks added,
-    its evaluation tables replaced by those of ``evaluation`` and ``pose_evaluation`` where given."""
+                       pose_evaluation: dict | None = None, pose_average: list | None = None,
+                       pose_from: str | os.PathLike | None = None) -> Path:
+    """The card of a model written again from ``source`` (``expnet export MODEL.onnx --pose-from
+    ... --pose-average ... --pose-mirror``): ``source``'s card and training logs carried over, its
+    file line updated, its pose network's section replaced by that of the checkpoint ``pose_from``,
+    a note on the pose readings and the sections of the ``pose_average`` models' pose networks
+    added, its evaluation tables replaced by those of ``evaluation`` and ``pose_evaluation`` where
+    given (a new pose network drops the old tables: they were not its)."""
     from expnet.inference.predictor import read_metadata
     source, onnx_path = Path(source), Path(onnx_path)
     original = source.parent / "MODEL_CARD.md"
@@ -146,17 +149,27 @@ def write_derived_card(source: str | os.PathLike, onnx_path: str | os.PathLike, 
         raise FileNotFoundError(f"{source} has no MODEL_CARD.md beside it to carry over")
     folder = onnx_path.parent
     if folder.resolve() != source.parent.resolve():
-        for name in ("training_log.csv", "training_curves.png", "pose_training_log.csv", "pose_training_curves.png"):
+        carried = ("training_log.csv", "training_curves.png") + (
+            () if pose_from else ("pose_training_log.csv", "pose_training_curves.png"))
+        for name in carried:
             if (source.parent / name).exists():
                 shutil.copy(source.parent / name, folder / name)
     head, *sections = original.read_text().split("\n## ")
     size = onnx_path.stat().st_size / 1e6
     head = re.sub(r"File: `[^`]*` \([0-9.]+ MB\)", f"File: `{onnx_path.name}` ({size:.2f} MB)", head, count=1)
     note = readings_note(read_metadata(onnx_path)[1], pose_average)
-    head = head.rstrip("\n") + f"\n\n{note} Written from `{source}` by `expnet export`.\n"
+    if pose_from and "Two networks in one graph" not in head:
+        head = head.replace("`expnet.ExpNet` decodes them.", "`expnet.ExpNet` decodes them. Two networks in one "
+                            "graph: expression and shape from the first, pose from the second.", 1)
+    replaced_pose = f", its pose network replaced by `{pose_from}`" if pose_from else ""
+    head = head.rstrip("\n") + f"\n\n{note} Written from `{source}` by `expnet export`{replaced_pose}.\n"
     replaced = {"Evaluation": evaluation and evaluation_table(evaluation),
                 "Head pose": pose_evaluation and pose_table(pose_evaluation)}
-    kept = [s.rstrip("\n") for s in sections if not replaced.get(s.split("\n", 1)[0].strip())]
+    dropped = {"Pose network", "Evaluation", "Head pose"} if pose_from else set()
+    kept = [s.rstrip("\n") for s in sections
+            if not replaced.get(title := s.split("\n", 1)[0].strip()) and title not in dropped]
+    if pose_from:
+        kept.append("\n".join(pose_network_section(Path(pose_from), folder)[:-1]).removeprefix("## "))
     kept += ["\n".join(_other_pose_network(other, k, folder)[:-1]).removeprefix("## ")
              for k, other in enumerate(pose_average or [], 2)]
     kept += [f"{title}\n\n{table}" for title, table in replaced.items() if table]

@@ -16,18 +16,15 @@ weights; another model's pose network brings its own (1.6 MB for the shipped rec
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from expnet.inference.predictor import METADATA_KEY
 from expnet.inference.targets import TargetCoder
 from expnet.io.atomic import atomic_path
-
-INPUT, POSE = "pixels", "pose"
+from expnet.training.onnx_graph import INPUT, POSE, add_renamed, ancestry, copy_nodes, model_metadata, set_metadata
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     if not others and not mirror:
         raise ValueError("nothing to average: give other models' pose networks or mirror=True")
     base = onnx.load(str(model))
-    meta = _metadata(base, model)
+    meta = model_metadata(base, model)
     if meta.get("pose_readings"):
         raise ValueError(f"{model} already averages its pose over several readings")
     graph = base.graph
@@ -87,9 +84,9 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     coders = [coder]  # each reading's target statistics
     for k, other in enumerate(others, 1):
         other_model = onnx.load(str(other))
-        other_meta = _metadata(other_model, other)
+        other_meta = model_metadata(other_model, other)
         _check_compatible(meta, other_meta, model, other)
-        _add_renamed(graph, other_model.graph, f"pose{k}/")
+        add_renamed(graph, other_model.graph, POSE, lambda name, k=k: name if name == INPUT else f"pose{k}/{name}")
         other_coder = TargetCoder.from_dict(other_meta["coder"])
         network = next((n for n in other_meta.get("networks") or [] if POSE in n["outputs"]), None) or {
             "net_config": other_meta["net_config"], "epochs": other_meta.get("epochs")}
@@ -102,9 +99,7 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     meta["networks"] = networks
     meta["pose_readings"] = [{"network": r.network, "mirror": r.mirror} for r in readings]
     meta["pose_mirror"] = mirror
-    for entry in base.metadata_props:
-        if entry.key == METADATA_KEY:
-            entry.value = json.dumps(meta)
+    set_metadata(base, meta)
     onnx.checker.check_model(base)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -112,15 +107,6 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     return path
 
 
-def _metadata(onnx_model, name) -> dict:
-    for entry in onnx_model.metadata_props:
-        if entry.key == METADATA_KEY:
-            meta = json.loads(entry.value)
-            graph = onnx_model.graph
-            if [i.name for i in graph.input] != [INPUT] or POSE not in [o.name for o in graph.output]:
-                break
-            return meta
-    raise ValueError(f"{name} is not a model of expnet export (its metadata, input {INPUT!r}, output {POSE!r})")
 
 
 def _check_compatible(meta: dict, other: dict, model, other_path) -> None:
@@ -143,44 +129,10 @@ def _to_base(coder: TargetCoder, base: TargetCoder, mirror_map=None) -> tuple[np
     return sign * ratio, (offset * coder.pose_std + coder.pose_mean - base.pose_mean) / base.pose_std
 
 
-def _ancestry(graph, output: str) -> list:
-    """The nodes ``output`` depends on, in the graph's (topological) order."""
-    nodes = list(graph.node)
-    producer = {o: k for k, n in enumerate(nodes) for o in n.output}
-    needed: set[int] = set()
-    stack = [output]
-    while stack:
-        k = producer.get(stack.pop())
-        if k is None or k in needed:
-            continue
-        needed.add(k)
-        stack.extend(i for i in nodes[k].input if i)
-    return [nodes[k] for k in sorted(needed)]
 
 
-def _copy_nodes(nodes: list, rename) -> list:
-    from onnx import helper
-    copies = []
-    for n in nodes:
-        copy = helper.make_node(n.op_type, [rename(i) if i else i for i in n.input], [rename(o) for o in n.output],
-                                name=rename(n.name or n.output[0]), domain=n.domain)
-        copy.attribute.extend(n.attribute)
-        copies.append(copy)
-    return copies
 
 
-def _add_renamed(graph, other, prefix: str) -> None:
-    """Another model's pose network (its nodes and weights, every name but the input prefixed)."""
-    nodes = _ancestry(other, POSE)
-    used = {i for n in nodes for i in n.input}
-
-    def rename(name: str) -> str:
-        return name if name == INPUT else prefix + name
-    for init in other.initializer:
-        if init.name in used:
-            init.name = rename(init.name)
-            graph.initializer.append(init)
-    graph.node.extend(_copy_nodes(nodes, rename))
 
 
 def _add_mirror(graph, reading: Reading, coder: TargetCoder, base: TargetCoder, size: int) -> Reading:
@@ -192,12 +144,12 @@ def _add_mirror(graph, reading: Reading, coder: TargetCoder, base: TargetCoder, 
                      "mirror/flip_axis": [3], "mirror/flip_step": [-1]}
         graph.initializer.extend(numpy_helper.from_array(np.array(v, np.int64), k) for k, v in constants.items())
         graph.node.append(helper.make_node("Slice", [INPUT, *constants], [flipped], name="mirror/flip"))
-    nodes = _ancestry(graph, reading.tensor)
+    nodes = ancestry(graph, reading.tensor)
     copied = {o for n in nodes for o in n.output} | {n.name for n in nodes} | {INPUT}  # weights stay shared
 
     def rename(name: str) -> str:
         return "mirror/" + name if name in copied else name
-    graph.node.extend(_copy_nodes(nodes, rename))
+    graph.node.extend(copy_nodes(nodes, rename))
     scale, shift = _to_base(coder, base, coder.mirror_map(size))
     return Reading(rename(reading.tensor), reading.network, True, scale, shift)
 

@@ -1,0 +1,70 @@
+"""The few edits of an exported model's ONNX graph that rewriting a model needs (averaging its
+pose over more readings, replacing its pose network): reading its metadata, finding what a tensor
+depends on, copying nodes under new names. Plain ``onnx``, no torch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from expnet.inference.predictor import METADATA_KEY
+
+INPUT, POSE = "pixels", "pose"
+
+
+def model_metadata(onnx_model, name) -> dict:
+    """The ``expnet`` metadata of a loaded model of ``expnet export`` (ValueError if it is not one)."""
+    for entry in onnx_model.metadata_props:
+        if entry.key == METADATA_KEY:
+            meta = json.loads(entry.value)
+            graph = onnx_model.graph
+            if [i.name for i in graph.input] != [INPUT] or POSE not in [o.name for o in graph.output]:
+                break
+            return meta
+    raise ValueError(f"{name} is not a model of expnet export (its metadata, input {INPUT!r}, output {POSE!r})")
+
+
+def set_metadata(onnx_model, meta: dict) -> None:
+    """Replace the model's ``expnet`` metadata."""
+    for entry in onnx_model.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = json.dumps(meta)
+
+
+def ancestry(graph, output: str) -> list:
+    """The nodes ``output`` depends on, in the graph's (topological) order."""
+    nodes = list(graph.node)
+    producer = {o: k for k, n in enumerate(nodes) for o in n.output}
+    needed: set[int] = set()
+    stack = [output]
+    while stack:
+        k = producer.get(stack.pop())
+        if k is None or k in needed:
+            continue
+        needed.add(k)
+        stack.extend(i for i in nodes[k].input if i)
+    return [nodes[k] for k in sorted(needed)]
+
+
+def copy_nodes(nodes: list, rename: Callable[[str], str]) -> list:
+    """Copies of ``nodes`` with every input, output and node name passed through ``rename``."""
+    from onnx import helper
+    copies = []
+    for n in nodes:
+        copy = helper.make_node(n.op_type, [rename(i) if i else i for i in n.input], [rename(o) for o in n.output],
+                                name=rename(n.name or n.output[0]), domain=n.domain)
+        copy.attribute.extend(n.attribute)
+        copies.append(copy)
+    return copies
+
+
+def add_renamed(graph, other, output: str, rename: Callable[[str], str]) -> None:
+    """Add to ``graph`` the nodes of ``other`` that ``output`` depends on, and their weights, every
+    name passed through ``rename``."""
+    nodes = ancestry(other, output)
+    used = {i for n in nodes for i in n.input}
+    for init in other.initializer:
+        if init.name in used:
+            init.name = rename(init.name)
+            graph.initializer.append(init)
+    graph.node.extend(copy_nodes(nodes, rename))
