@@ -58,7 +58,7 @@ def test_mirroring_twice_or_rewriting_without_it_is_refused(onnx_model, tmp_path
     assert main(["export", str(mirrored), "--pose-mirror", "-o", str(tmp_path / "twice.onnx")]) == 2
     assert "already averages its pose over several readings" in capsys.readouterr().err
     assert main(["export", str(onnx_model), "-o", str(tmp_path / "same.onnx")]) == 2
-    assert "only be written again with --pose-average or --pose-mirror" in capsys.readouterr().err
+    assert "only be written again with --pose-from, --pose-average or --pose-mirror" in capsys.readouterr().err
     assert not (tmp_path / "twice.onnx").exists() and not (tmp_path / "same.onnx").exists()
 
 
