@@ -162,7 +162,8 @@ def write_derived_card(source: str | os.PathLike, onnx_path: str | os.PathLike, 
         head = head.replace("`expnet.ExpNet` decodes them.", "`expnet.ExpNet` decodes them. Two networks in one "
                             "graph: expression and shape from the first, pose from the second.", 1)
     replaced_pose = f", its pose network replaced by `{pose_from}`" if pose_from else ""
-    head = head.rstrip("\n") + f"\n\n{note} Written from `{source}` by `expnet export`{replaced_pose}.\n"
+    written = f"Written from `{source}` by `expnet export`{replaced_pose}."
+    head = head.rstrip("\n") + "\n\n" + " ".join(filter(None, [note, written])) + "\n"
     replaced = {"Evaluation": evaluation and evaluation_table(evaluation),
                 "Head pose": pose_evaluation and pose_table(pose_evaluation)}
     dropped = {"Pose network", "Evaluation", "Head pose"} if pose_from else set()
@@ -224,6 +225,7 @@ def pose_network_section(checkpoint: Path, folder: Path) -> list[str]:
             "Trained by `expnet train` on " + ", ".join(f"`{p}`{_rows(p)}" for p in cfg["labels"])
             + (f" with shares {list(cfg['label_weights'])}" if cfg.get("label_weights") else "")
             + (f", {cfg['epoch_samples']:,} samples an epoch" if cfg.get("epoch_samples") else "")
+            + _crop_changes(cfg)
             + f"; pose loss `{cfg.get('pose_loss', 'euler')}`, loss weights {cfg['loss_weights']}, optimizer "
             f"{cfg['optimizer']}, learning rate {cfg['lr']} ({cfg.get('schedule', 'plateau')}), batch "
             f"{cfg['batch_size']}, seed {cfg['seed']}. Epochs run: {len(hist)}; wall time "
@@ -231,6 +233,15 @@ def pose_network_section(checkpoint: Path, folder: Path) -> list[str]:
             f"{best['epoch']}" + (f", validation rotation error {best['val_pose_degrees']:.2f} degrees (geodesic, "
                                   "real and profiled held-out faces)" if "val_pose_degrees" in best else "") + ".",
             "", "Training log: `pose_training_log.csv`; curves: `pose_training_curves.png`.", ""]
+
+
+def _crop_changes(cfg: dict) -> str:
+    """``, ...`` naming the training's changes to the crops beyond the usual degradations (its
+    --fill-black, --occlude and --sunglasses shares), or ``""``."""
+    changes = {"fill_black": "black canvas filled from other crops (`--fill-black`)",
+               "occlude": "a flat grey band (`--occlude`)",
+               "sunglasses": "dark glasses drawn with the pose (`--sunglasses`)"}
+    return "".join(f", {what} on {cfg[key]:.0%} of the crops" for key, what in changes.items() if cfg.get(key))
 
 
 def _rows(path: str) -> str:

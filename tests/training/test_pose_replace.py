@@ -80,3 +80,11 @@ def test_a_replaced_pose_can_be_averaged_in_the_same_command(trained, pose_runs,
     meta = json.loads(next(p.value for p in onnx.load(str(both)).metadata_props if p.key == "expnet"))
     assert meta["pose_readings"] == [{"network": 1, "mirror": False}, {"network": 1, "mirror": True}]
     assert meta["networks"][1]["train_config"]["pose_loss"] == "vertex"
+
+
+def test_a_pose_networks_card_names_what_its_training_did_to_the_crops():
+    from expnet.training.model_card import _crop_changes
+    assert _crop_changes({"sunglasses": 0.2, "occlude": 0.0}) == (
+        ", dark glasses drawn with the pose (`--sunglasses`) on 20% of the crops")
+    assert _crop_changes({"fill_black": 0.7, "occlude": 0.3}).count("of the crops") == 2
+    assert _crop_changes({}) == ""
