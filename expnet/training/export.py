@@ -96,7 +96,6 @@ def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: d
     pose_from : path, optional
         A checkpoint whose pose output replaces the first one's (a pose network).
     """
-    import torch
 
     from expnet.training.network import SplitNetwork
 
@@ -106,13 +105,8 @@ def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: d
     graph = (SplitNetwork(net, _load_net(pose_state), _enlarge(state), _enlarge(pose_state)).eval() if pose_state
              else net)
     path = Path(path)
-    s = graph.input_size if pose_state else net.config.input_size
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(graph, (torch.zeros(2, 1, s, s),), str(tmp), input_names=["pixels"],
-                          output_names=["expression", "pose", "shape"],
-                          dynamic_axes={n: {0: "batch"} for n in ("pixels", "expression", "pose", "shape")},
-                          opset_version=17, dynamo=False)
+    with atomic_path(path) as tmp:
+        _trace(graph, graph.input_size if pose_state else net.config.input_size, tmp)
         _add_metadata(tmp, net.config, state, extra, pose_state, checkpoint, pose_from)
     return path
 
@@ -137,7 +131,6 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
     import tempfile
 
     import onnx
-    import torch
 
     from expnet.training.network import ExpNetCNN, NetConfig, SplitNetwork
     from expnet.training.onnx_graph import INPUT, POSE, add_renamed, ancestry, model_metadata, set_metadata
@@ -161,14 +154,8 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
         raise ValueError(f"{pose_from} reads a crop enlarged {_enlarge(pose_state):g}x, which makes a {size} px "
                          f"input; {model} takes {meta['net_config']['input_size']} px enlarged "
                          f"{meta['crop']['enlarge']:g}x: its pose network can only be replaced by one of the same crop")
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        fresh = Path(tmp) / "pose.onnx"
-        torch.onnx.export(split, (torch.zeros(2, 1, size, size),), str(fresh), input_names=[INPUT],
-                          output_names=["expression", POSE, "shape"],
-                          dynamic_axes={n: {0: "batch"} for n in (INPUT, "expression", POSE, "shape")},
-                          opset_version=17, dynamo=False)
-        new = onnx.load(str(fresh))
+    with tempfile.TemporaryDirectory() as tmp:
+        new = onnx.load(str(_trace(split, size, Path(tmp) / "pose.onnx")))
     graph = base.graph
     # nodes are known by their outputs (SSA: each is produced once), not by their Python wrappers
     kept = {tuple(n.output) for out in ("expression", "shape") for n in ancestry(graph, out)}
@@ -200,6 +187,19 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
     path = Path(path)
     with atomic_path(path) as tmp_path:
         onnx.save(base, str(tmp_path))
+    return path
+
+
+def _trace(graph, size: int, path: Path) -> Path:
+    """Trace a network (or a SplitNetwork) to ONNX: grey crops ``pixels`` (B, 1, size, size) in,
+    ``expression``, ``pose`` and ``shape`` out, the batch dynamic."""
+    import torch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(graph, (torch.zeros(2, 1, size, size),), str(path), input_names=["pixels"],
+                          output_names=["expression", "pose", "shape"],
+                          dynamic_axes={n: {0: "batch"} for n in ("pixels", "expression", "pose", "shape")},
+                          opset_version=17, dynamo=False)
     return path
 
 
