@@ -96,7 +96,6 @@ def export_onnx(checkpoint: str | os.PathLike, path: str | os.PathLike, extra: d
     pose_from : path, optional
         A checkpoint whose pose output replaces the first one's (a pose network).
     """
-
     from expnet.training.network import SplitNetwork
 
     state = load_checkpoint(checkpoint)
@@ -133,7 +132,7 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
     import onnx
 
     from expnet.training.network import ExpNetCNN, NetConfig, SplitNetwork
-    from expnet.training.onnx_graph import INPUT, POSE, add_renamed, ancestry, model_metadata, set_metadata
+    from expnet.training.onnx_graph import INPUT, POSE, add_renamed, keep_only, model_metadata, set_metadata
 
     base = onnx.load(str(model))
     meta = model_metadata(base, model)
@@ -157,26 +156,11 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
     with tempfile.TemporaryDirectory() as tmp:
         new = onnx.load(str(_trace(split, size, Path(tmp) / "pose.onnx")))
     graph = base.graph
-    # nodes are known by their outputs (SSA: each is produced once), not by their Python wrappers
-    kept = {tuple(n.output) for out in ("expression", "shape") for n in ancestry(graph, out)}
-    # copies: the originals go with the cleared field
-    nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in graph.node if tuple(n.output) in kept]
-    for node in nodes:  # one network's heads may come out of one node (a split): its old pose goes unused
-        node.output[:] = ["replaced/" + o if o == POSE else o for o in node.output]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    used = {i for n in graph.node for i in n.input}
-    weights = [w for w in graph.initializer if w.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(weights)
+    keep_only(graph, ("expression", "shape"), drop=POSE)
     add_renamed(graph, new.graph, POSE, lambda name: name if name in (INPUT, POSE) else "pose_network/" + name)
     for k, output in enumerate(graph.output):  # the pose output's width follows the new network's encoding
         if output.name == POSE:
             graph.output[k].CopyFrom(next(o for o in new.graph.output if o.name == POSE))
-    produced = {o for n in graph.node for o in n.output}
-    values = [v for v in graph.value_info if v.name in produced]
-    del graph.value_info[:]
-    graph.value_info.extend(values)
     for key in ("pose_mean", "pose_std", "pose_encoding"):  # pose decodes with the new network's statistics
         meta["coder"][key] = pose_state["coder"].get(key, "euler")
     meta["net_config"]["n_pose"] = pose_state["net_config"]["n_pose"]

@@ -68,3 +68,27 @@ def add_renamed(graph, other, output: str, rename: Callable[[str], str]) -> None
             init.name = rename(init.name)
             graph.initializer.append(init)
     graph.node.extend(copy_nodes(nodes, rename))
+
+
+def keep_only(graph, outputs: tuple[str, ...], drop: str) -> None:
+    """Remove from ``graph`` every node and weight that none of ``outputs`` depends on; a kept node
+    that also produces ``drop`` (one network's heads may come out of one node) leaves it unused
+    under another name, so that a new producer of ``drop`` can be added."""
+    import onnx
+
+    # nodes are known by their outputs (SSA: each is produced once), not by their Python wrappers;
+    # the kept ones are copied, as clearing the field frees the originals
+    kept = {tuple(n.output) for out in outputs for n in ancestry(graph, out)}
+    nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in graph.node if tuple(n.output) in kept]
+    for node in nodes:
+        node.output[:] = ["unused/" + o if o == drop else o for o in node.output]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    weights = [w for w in graph.initializer if w.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
+    produced = {o for n in graph.node for o in n.output}
+    values = [v for v in graph.value_info if v.name in produced]
+    del graph.value_info[:]
+    graph.value_info.extend(values)
