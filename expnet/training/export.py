@@ -132,7 +132,7 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
     import onnx
 
     from expnet.training.network import ExpNetCNN, NetConfig, SplitNetwork
-    from expnet.training.onnx_graph import INPUT, POSE, add_renamed, keep_only, model_metadata, set_metadata
+    from expnet.training.onnx_graph import INPUT, POSE, add_renamed, keep_only, model_metadata, save_model
 
     base = onnx.load(str(model))
     meta = model_metadata(base, model)
@@ -166,12 +166,7 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
     meta["net_config"]["n_pose"] = pose_state["net_config"]["n_pose"]
     meta["networks"] = [{**first, "outputs": ["expression", "shape"]},
                         _network_entry(pose_state, pose_from, [POSE])]
-    set_metadata(base, meta)
-    onnx.checker.check_model(base)
-    path = Path(path)
-    with atomic_path(path) as tmp_path:
-        onnx.save(base, str(tmp_path))
-    return path
+    return save_model(base, meta, path)
 
 
 def _trace(graph, size: int, path: Path) -> Path:

@@ -5,9 +5,12 @@ depends on, copying nodes under new names. Plain ``onnx``, no torch."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from expnet.inference.predictor import METADATA_KEY
+from expnet.io.atomic import atomic_path
 
 INPUT, POSE = "pixels", "pose"
 
@@ -24,11 +27,17 @@ def model_metadata(onnx_model, name) -> dict:
     raise ValueError(f"{name} is not a model of expnet export (its metadata, input {INPUT!r}, output {POSE!r})")
 
 
-def set_metadata(onnx_model, meta: dict) -> None:
-    """Replace the model's ``expnet`` metadata."""
+def save_model(onnx_model, meta: dict, path: str | os.PathLike) -> Path:
+    """Write a rewritten model with its new ``expnet`` metadata, checked, atomically."""
+    import onnx
     for entry in onnx_model.metadata_props:
         if entry.key == METADATA_KEY:
             entry.value = json.dumps(meta)
+    onnx.checker.check_model(onnx_model)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        onnx.save(onnx_model, str(tmp))
+    return path
 
 
 def ancestry(graph, output: str) -> list:

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from expnet.inference.targets import TargetCoder
-from expnet.io.atomic import atomic_path
-from expnet.training.onnx_graph import INPUT, POSE, add_renamed, ancestry, copy_nodes, model_metadata, set_metadata
+from expnet.training.onnx_graph import INPUT, POSE, add_renamed, ancestry, copy_nodes, model_metadata, save_model
 
 
 @dataclass(frozen=True)
@@ -99,12 +98,7 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     meta["networks"] = networks
     meta["pose_readings"] = [{"network": r.network, "mirror": r.mirror} for r in readings]
     meta["pose_mirror"] = mirror
-    set_metadata(base, meta)
-    onnx.checker.check_model(base)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        onnx.save(base, str(tmp))
-    return path
+    return save_model(base, meta, path)
 
 
 
