@@ -27,15 +27,15 @@ REFERENCES="${REFERENCES:-expression-s1:pose-vertex-s0 expression-s0:pose-vertex
 REPORT="${REPORT:-compare-seeds}"  # compare/: the first round, against the previous model
 mkdir -p "$OUT"
 split() {  # export the two-network model EXPRESSION_RUN:POSE_RUN once; print its path
-  local expr="${1%%:*}" pose="${1##*:}"; local name="split-$expr+$pose" source
+  local expr="${1%%:*}" pose="${1##*:}"; local name="split-$expr+$pose" from
   mkdir -p "$OUT/$name"
   if [ ! -s "$OUT/$name/expnet.onnx" ]; then
-    source="$RUNS/$expr/best.pt"
-    if [ ! -s "$source" ]; then  # its checkpoint gone: the expression network of a committed model of it
-      source=$(ls "$OUT/split-$expr+"*/expnet.onnx 2> /dev/null | grep -v -e -mirror/ -e -average | head -1) ||
+    from="$RUNS/$expr/best.pt"
+    if [ ! -s "$from" ]; then  # its checkpoint gone: the expression network of a committed model of it
+      from=$(ls "$OUT/split-$expr+"*/expnet.onnx 2> /dev/null | grep -v -e -mirror/ -e -average | head -1) ||
         { echo "no checkpoint of $expr and no committed model with its expression network" >&2; exit 2; }
     fi
-    expnet export "$source" --pose-from "$RUNS/$pose/best.pt" -o "$OUT/$name/expnet.onnx" --card >&2
+    expnet export "$from" --pose-from "$RUNS/$pose/best.pt" -o "$OUT/$name/expnet.onnx" --card >&2
   fi
   echo "$OUT/$name/expnet.onnx"
 }
