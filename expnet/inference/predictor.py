@@ -73,13 +73,20 @@ def model_sizes(model: str | os.PathLike | None = None) -> tuple[int, int, int]:
     return int(meta["net_config"]["n_expression"]) - k_x, int(meta["net_config"]["n_shape"]), k_x
 
 
+def model_networks(meta: dict) -> list[dict]:
+    """The networks of a model's metadata, which outputs each gives; models exported before
+    two-network models carry no such list: one network gave everything."""
+    return meta.get("networks") or [{"outputs": ["expression", "pose", "shape"], "net_config": meta["net_config"],
+                                     "epochs": meta.get("epochs"), "enlarge": meta["crop"]["enlarge"],
+                                     "pose_encoding": meta["coder"].get("pose_encoding", "euler")}]
+
+
 def describe_network(model: str | os.PathLike | None = None) -> dict:
     """What a model file holds: its networks (which outputs each gives, input size, size, recipe
     summary), the crop it takes, how its pose is encoded and over how many readings it is averaged
     (``expnet model info``)."""
     path, meta = read_metadata(model)
-    networks = meta.get("networks") or [{"outputs": ["expression", "pose", "shape"], "net_config": meta["net_config"],
-                                         "epochs": meta.get("epochs"), "pose_encoding": "euler"}]
+    networks = model_networks(meta)
     return {"file": str(path), "megabytes": round(path.stat().st_size / 1e6, 2), "basis": meta.get("basis"),
             "crop": meta.get("crop"), "input_size": meta["net_config"]["input_size"],
             "pose_encoding": meta["coder"].get("pose_encoding", "euler"),

@@ -22,7 +22,7 @@ import numpy as np
 from expnet.assets.basis import basis_name
 from expnet.detection.boxes import BOX_CONVENTION
 from expnet.detection.crop import ENLARGE
-from expnet.inference.predictor import METADATA_KEY
+from expnet.inference.predictor import METADATA_KEY, model_networks
 from expnet.io.atomic import atomic_path
 from expnet.training.checkpoint import load_checkpoint
 
@@ -139,9 +139,7 @@ def replace_pose(model: str | os.PathLike, pose_from: str | os.PathLike, path: s
     if meta.get("pose_readings"):
         raise ValueError(f"{model} averages its pose over several readings: replace the pose network of the "
                          "model it was made from, then average again")
-    # models exported before two-network models carry no list of networks: one network did everything
-    first = (meta.get("networks") or [{"outputs": ["expression", POSE, "shape"], "net_config": meta["net_config"],
-                                       "enlarge": meta["crop"]["enlarge"]}])[0]
+    first = model_networks(meta)[0]
     pose_state = load_checkpoint(pose_from)
     # the pose path exactly as export_onnx builds it; the expression network here is a stand-in of the
     # same configuration (only its input size and crop matter), its nodes are not kept

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from expnet.inference.predictor import model_networks
 from expnet.inference.targets import TargetCoder
 from expnet.training.onnx_graph import INPUT, POSE, add_renamed, ancestry, copy_nodes, model_metadata, save_model
 
@@ -73,9 +74,7 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
     graph = base.graph
     size = int(meta["net_config"]["input_size"])
     coder = TargetCoder.from_dict(meta["coder"])
-    # models exported before two-network models carry no list of networks: one network did everything
-    networks = meta.get("networks") or [{"outputs": ["expression", POSE, "shape"], "net_config": meta["net_config"],
-                                         "epochs": meta.get("epochs")}]
+    networks = model_networks(meta)
     pose_network = next(i for i, n in enumerate(networks) if POSE in n["outputs"])
     for node in graph.node:  # the model's own reading now lands in pose/0
         node.output[:] = ["pose/0" if o == POSE else o for o in node.output]
@@ -87,8 +86,7 @@ def average_pose(model: str | os.PathLike, path: str | os.PathLike, others: list
         _check_compatible(meta, other_meta, model, other)
         add_renamed(graph, other_model.graph, POSE, lambda name, k=k: name if name == INPUT else f"pose{k}/{name}")
         other_coder = TargetCoder.from_dict(other_meta["coder"])
-        network = next((n for n in other_meta.get("networks") or [] if POSE in n["outputs"]), None) or {
-            "net_config": other_meta["net_config"], "epochs": other_meta.get("epochs")}
+        network = next(n for n in model_networks(other_meta) if POSE in n["outputs"])
         networks.append({**network, "outputs": [POSE], "source": Path(other).parent.name or str(other)})
         readings.append(Reading(f"pose{k}/{POSE}", len(networks) - 1, False, *_to_base(other_coder, coder)))
         coders.append(other_coder)
