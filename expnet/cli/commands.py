@@ -215,7 +215,8 @@ def _evaluate_compare(args) -> int:
                             args.aflw, args.cache, not args.quiet, args.pose_views)
     result.meta = {"command": "expnet " + " ".join(sys.argv[1:])}
     for model, acc in result.accuracy.items():
-        print(f"{model}: " + "  ".join(f"{k} {100 * v:.1f}" for k, v in acc.items()))
+        if acc:
+            print(f"{model}: " + "  ".join(f"{k} {100 * v:.1f}" for k, v in acc.items()))
     for t in result.tests:
         print(f"{t.model} vs {t.reference} on {t.dataset}@{t.scale:g}: {100 * t.accuracy:.1f} vs "
               f"{100 * t.reference_accuracy:.1f}, {t.only_model}/{t.only_reference} discordant, p={t.p_value:.3f} "

@@ -311,12 +311,15 @@ def write_compare_report(folder: str | os.PathLike, result: Comparison) -> Path:
     names = {m: _short(m) for m in dict.fromkeys(result.references + result.models)}
     lines = ["# Models compared on the same items", "",
              f"Command: `{result.meta.get('command', 'expnet evaluate compare')}`.", "",
-             "References (their mean is the bar): " + ", ".join(f"`{names[r]}`" for r in result.references) + ".",
-             "", "## 5-NN emotion accuracy (%)", "",
-             "| model | " + " | ".join(result.reference_mean) + " |", "|---|" + "---|" * len(result.reference_mean)]
-    for m, acc in result.accuracy.items():
-        lines.append(f"| {names[m]} | " + " | ".join(f"{100 * acc[k]:.1f}" for k in result.reference_mean) + " |")
-    lines.append("| *reference mean* | " + " | ".join(f"{100 * v:.1f}" for v in result.reference_mean.values()) + " |")
+             "References (their mean is the bar): " + ", ".join(f"`{names[r]}`" for r in result.references) + "."]
+    if result.reference_mean:  # a pose-only comparison scores no emotion set
+        lines += ["", "## 5-NN emotion accuracy (%)", "",
+                  "| model | " + " | ".join(result.reference_mean) + " |",
+                  "|---|" + "---|" * len(result.reference_mean)]
+        for m, acc in result.accuracy.items():
+            lines.append(f"| {names[m]} | " + " | ".join(f"{100 * acc[k]:.1f}" for k in result.reference_mean) + " |")
+        lines.append("| *reference mean* | "
+                     + " | ".join(f"{100 * v:.1f}" for v in result.reference_mean.values()) + " |")
     if result.tests:
         lines += ["", "## Paired tests (exact McNemar, two-sided)", "",
                   "Units right for the model only / for the reference only, and the p-value.", "",
@@ -343,7 +346,8 @@ def write_compare_report(folder: str | os.PathLike, result: Comparison) -> Path:
     if result.pose_tests:
         lines += ["", "## Paired tests on head pose (Wilcoxon signed-rank, two-sided)", "",
                   "Each face's error against the reference's on the same face (AFLW2000-3D: the mean of the yaw, "
-                  "pitch and roll errors; profiled views: the geodesic error); the faces each model reads closer.", "",
+                  "pitch and roll errors; `--pose-views` folders: the geodesic error); the faces each model reads "
+                  "closer.", "",
                   "| model | reference | items | boxes | faces | error | reference | model closer | reference closer "
                   "| p | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in result.pose_tests:
@@ -353,7 +357,9 @@ def write_compare_report(folder: str | os.PathLike, result: Comparison) -> Path:
     if result.view_pose:
         from expnet.evaluation.pose import YAW_BINS
         bins = [f"{lo}-{hi}" for lo, hi in YAW_BINS]
-        lines += ["", "## Rotation error on profiled views of held-out faces (geodesic, degrees)", "",
+        lines += ["", "## Rotation error on held-out faces with a known pose (geodesic, degrees)", "",
+                  "Each `--pose-views` folder: profiled views of held-out faces (their rendered pose) or any "
+                  "labelled faces (their label's pose).", "",
                   "| model | views | count | mean | median | " + " | ".join(f"abs(yaw) {b}" for b in bins) + " |",
                   "|---|---|---|---|---|" + "---|" * len(bins)]
         for m, by_folder in result.view_pose.items():
