@@ -253,8 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare: a folder of expnet profile --yaws --crop views (expression under pose, and the "
                         "predicted over true abs(yaw))")
     p.add_argument("--pose-views", nargs="+", metavar="FOLDER",
-                   help="compare: folders of expnet profile views of held-out faces: the rotation's geodesic "
-                        "error view by view, with paired tests against each reference")
+                   help="compare: folders of expnet profile views of held-out faces (or of any labelled faces: "
+                        "a labels.jsonl with each row's image, box and pose): the rotation's geodesic error face "
+                        "by face, with paired tests against each reference")
     p.add_argument("--report", default=None,
                    help="write report.md, results.json and PNG figures here (if not given: outputs/evaluation, "
                         "for pose outputs/evaluation-pose, for compare outputs/evaluation-compare)")
