@@ -21,8 +21,9 @@ PREVIOUS="$OUT/previous-shipped/expnet.onnx"  # the one-network model shipped be
 # the default is the recipe shipped in rounds one and two, so that their documented commands
 # reproduce; in rounds three and four the shipped recipe was expression-s1:pose-mix-s1 expression-s0:pose-mix-s0,
 # in round five expression-s1:pose-mix-big-s1 expression-s0:pose-mix-big-s0, since round six
-# expression-s1:pose-mesh-big-s2 expression-s0:pose-mesh-big-s1 (committed models: a pair whose folder
-# holds its model is not exported again, so no checkpoint is needed)
+# expression-s1:pose-mesh-big-s2 expression-s0:pose-mesh-big-s1, from round eleven
+# expression-s1:pose-mesh-big-glasses10-long-s0 expression-s1:pose-mesh-big-glasses10-long-s1 (committed
+# models: a pair whose folder holds its model is not exported again, so no checkpoint is needed)
 REFERENCES="${REFERENCES:-expression-s1:pose-vertex-s0 expression-s0:pose-vertex-s0}"
 REPORT="${REPORT:-compare-seeds}"  # compare/: the first round, against the previous model
 mkdir -p "$OUT"
