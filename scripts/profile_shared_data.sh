@@ -4,9 +4,9 @@
 # 30-60 and 60-90 degrees, pitch to +-40, roll +-15 more: about 73,000 views), one more view of
 # each lfw-expressions training face with the pitch to +-45 (about 12,000 views), and the
 # expression-under-pose views of the lfw-expressions validation identities (yaw 0, 30, 60, 75,
-# face crops), and three random views of each of those (training's validation split). Needs
-# scripts/label_shared_data.sh's labels first. Everything stays under OUT (out of git: it derives
-# from non-redistributable data); re-running resumes.
+# face crops), three random views of each of those (training's validation split) and one pitched
+# to +-45. Needs scripts/label_shared_data.sh's labels first. Everything stays under OUT (out of
+# git: it derives from non-redistributable data); re-running resumes.
 set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
@@ -46,3 +46,10 @@ ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val
     --identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-head-3v" \
     --identities "$OUT/lfw-val-identities.txt" "${HEADS[@]}"
+# one view of each held-out face with the pitch spread to +-45, as lfw-train-pitch, face-only and
+# with the head: a pose test where AFLW2000-3D's faces are and the views above rarely go
+PITCH=(--views 1 --max-pitch 45 --pitch-jitter 45 --seed 2)
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-pitch" \
+    --identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}"
+ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-head-pitch" \
+    --identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}" --head --pad-fill edge
