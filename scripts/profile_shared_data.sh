@@ -18,6 +18,7 @@ mkdir -p "$OUT/labels" "$OUT/profiled"
 python -c "from expnet.splits import lfw_validation_identities as v; print('\n'.join(sorted(v())))" \
     > "$OUT/lfw-val-identities.txt"
 VIEWS=(--views 3 --max-pitch 40 --pitch-jitter 25 --roll-jitter 15)
+PITCH=(--views 1 --max-pitch 45 --pitch-jitter 45)  # one view per face, the pitch spread to +-45
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-3v" \
     --exclude-identities "$OUT/lfw-val-identities.txt" "${VIEWS[@]}"
 ok1 expnet profile "$OUT/labels/utkface.jsonl" -o "$OUT/profiled/utkface-3v" "${VIEWS[@]}"
@@ -26,12 +27,11 @@ ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val
 # one more view of each lfw-expressions training face with the pitch spread to +-45 (the views above
 # rarely pass +-30: AFLW2000-3D's faces do)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-pitch" \
-    --exclude-identities "$OUT/lfw-val-identities.txt" --views 1 --max-pitch 45 --pitch-jitter 45 --seed 1
+    --exclude-identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}" --seed 1
 # and the same faces pitched with the head rendered (the pitched recipe read held-out pitched views
 # 21-24% closer face-only, 7-9% with the head)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-train-head-pitch" \
-    --exclude-identities "$OUT/lfw-val-identities.txt" --views 1 --max-pitch 45 --pitch-jitter 45 --seed 1 \
-    --head --pad-fill edge
+    --exclude-identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}" --seed 1 --head --pad-fill edge
 # the same random views rendered with the ears and neck and no black canvas, of the first 4,000 usable
 # faces of each (the pose-head candidate; the 2-core machine's time)
 HEAD=("${VIEWS[@]}" --head --pad-fill edge --limit 4000)
@@ -54,8 +54,7 @@ ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val
     --identities "$OUT/lfw-val-identities.txt" "${HEADS[@]}"
 # one view of each held-out face with the pitch spread to +-45, as lfw-train-pitch, face-only and
 # with the head: a pose test where AFLW2000-3D's faces are and the views above rarely go
-PITCH=(--views 1 --max-pitch 45 --pitch-jitter 45 --seed 2)
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-pitch" \
-    --identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}"
+    --identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}" --seed 2
 ok1 expnet profile "$OUT/labels/lfw-expressions.jsonl" -o "$OUT/profiled/lfw-val-head-pitch" \
-    --identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}" --head --pad-fill edge
+    --identities "$OUT/lfw-val-identities.txt" "${PITCH[@]}" --seed 2 --head --pad-fill edge
