@@ -3,7 +3,7 @@
 # network's labels (FaceMesh's pose) -> the expression network and the pose network
 # (scripts/train_turned_heads.sh) -> one two-network ONNX -> the reports -> the model card. Every
 # step resumes where it stopped. On this project's 2-core machine the shipped networks trained in
-# 26.8 and 71.2 min (their cards; the pose network beside its sibling seed, one thread each),
+# 142.9 and 71.2 min (their cards; each beside its sibling seed, one thread each),
 # profiling took 102 min beside trainings, 37 min more for the
 # views with the head and under 6 for the held-out identities' head views, the mesh-pose labels
 # about 13 min (docs/results/models.md), and the emotion report 11.5 min.
@@ -15,7 +15,7 @@
 set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
-EXPRESSION="${EXPRESSION:-expression-s1}"
+EXPRESSION="${EXPRESSION:-expression-long-s1}"
 POSE="${POSE:-pose-mesh-big-glasses10-long-s0}"
 # pose networks averaged with POSE's (expnet export --pose-average) and the mirror reading
 # (MIRROR=--pose-mirror): none by default, as each keeps the speed bars too narrowly or not at all
