@@ -3,9 +3,10 @@
 # network's labels (FaceMesh's pose) -> the expression network and the pose network
 # (scripts/train_turned_heads.sh) -> one two-network ONNX -> the reports -> the model card. Every
 # step resumes where it stopped. On this project's 2-core machine the shipped networks trained in
-# 142.9 and 71.2 min (their cards; each beside its sibling seed, one thread each),
+# 142.9 and 82.7 min (their cards; each beside its sibling seed, one thread each),
 # profiling took 102 min beside trainings, 37 min more for the
-# views with the head and under 6 for the held-out identities' head views, the mesh-pose labels
+# views with the head, under 6 for the held-out identities' head views, 12 and 39 for the
+# pitched views (face-only, with the head), the mesh-pose labels
 # about 13 min (docs/results/models.md), and the emotion report 11.5 min.
 #
 #   scripts/train_shipped_model.sh                     # the shipped runs
@@ -16,7 +17,7 @@ set -euo pipefail
 ok1() { "$@" || [ $? -eq 1 ]; }  # exit 1: some inputs had no face or failed (each has its row)
 DATA="${EXPNET_DATA:-../shared/data}"
 EXPRESSION="${EXPRESSION:-expression-long-s1}"
-POSE="${POSE:-pose-mesh-big-glasses10-long-s0}"
+POSE="${POSE:-pose-mesh-big-glasses10-pitch-head-long-s0}"
 # pose networks averaged with POSE's (expnet export --pose-average) and the mirror reading
 # (MIRROR=--pose-mirror): none by default, as each keeps the speed bars too narrowly or not at all
 # (docs/results/models.md, seventh round)
